@@ -1,0 +1,41 @@
+/*
+ * diag.h - diagnostics and allocation that cannot fail.
+ *
+ * Owns: the program name used in messages, the one-line error format
+ * ("smtplog-report: FILE: cause"), and x* allocators that abort with a
+ * message instead of returning NULL.  Library code never exits except through
+ * diag_fatal() on memory exhaustion; every other error is returned to the
+ * caller with a cause string and main.c decides what happens.
+ */
+#ifndef SMTPLOG_DIAG_H
+#define SMTPLOG_DIAG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define DIAG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define DIAG_NORETURN __attribute__((noreturn))
+#else
+#define DIAG_PRINTF(f, a)
+#define DIAG_NORETURN
+#endif
+
+/* diag_warn - print "smtplog-report: MESSAGE" on stderr */
+void diag_warn(const char *fmt, ...) DIAG_PRINTF(1, 2);
+/* diag_fatal - print the message and exit with status 2 (internal limits only) */
+void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
+
+/* xasprintf - formatted string in new memory; free with free() */
+char *xasprintf(const char *fmt, ...) DIAG_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap);
+/* set_cause - replace *cause (if cause is not NULL) with a formatted message */
+void set_cause(char **cause, const char *fmt, ...) DIAG_PRINTF(2, 3);
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t nmemb, size_t size);
+void *xreallocarray(void *ptr, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+#endif

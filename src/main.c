@@ -1,0 +1,212 @@
+/*
+ * main.c - smtplog-report: the command.
+ *
+ * Owns: deciding what each error means for the exit status (SPEC section 7)
+ * and the order of the stages: options, patterns, database, ingestion of
+ * every input, retention, report.  Everything else is in the library.
+ */
+#include "config.h"
+
+#include "diag.h"
+#include "ingest.h"
+#include "options.h"
+#include "patterns.h"
+#include "report.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum exit_status {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_IO = 2,
+	EXIT_PATTERNS = 3,
+	EXIT_THRESHOLD = 4,
+};
+
+/* open_private - fopen(PATH, "w") with mode 0600 for a new file */
+static FILE *
+open_private(const char *path, char **cause)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0) {
+		set_cause(cause, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		set_cause(cause, "%s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+static double
+rate(uint64_t part, uint64_t whole)
+{
+	return whole > 0 ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt;
+	struct patterns *pats = NULL;
+	struct store *st = NULL;
+	struct report *rep = NULL;
+	struct ingest_options iopt = {0};
+	struct report_scope scope = {0};
+	int64_t *ids = NULL;
+	size_t nids = 0;
+	char *cause = NULL, *db_path = NULL;
+	char *stdin_only[] = {"-"};
+	FILE *out = stdout;
+	int status = EXIT_OK;
+
+	if (options_parse(argc, argv, &opt, &cause) != 0) {
+		diag_warn("%s", cause);
+		free(cause);
+		return EXIT_USAGE;
+	}
+	if (opt.command == CMD_HELP) {
+		options_usage(stdout);
+		return EXIT_OK;
+	}
+	if (opt.command == CMD_VERSION) {
+		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (opt.nfiles == 0 && !opt.report_only) {
+		if (isatty(STDIN_FILENO)) {
+			diag_warn("no input: name a log FILE, - for stdin, or use --report-only "
+				  "(see --help)");
+			return EXIT_USAGE;
+		}
+		opt.files = stdin_only;
+		opt.nfiles = 1;
+	}
+	if (!opt.report_only) {
+		const char *dir = opt.patterns ? opt.patterns : patterns_default_dir();
+
+		pats = patterns_load(dir, &cause);
+		if (pats == NULL) {
+			diag_warn("%s", cause);
+			free(cause);
+			return EXIT_PATTERNS;
+		}
+	}
+	if (opt.db != NULL)
+		db_path = xstrdup(opt.db);
+	else if ((db_path = options_default_db(&cause)) == NULL) {
+		diag_warn("%s", cause);
+		status = EXIT_IO;
+		goto done;
+	}
+	st = store_open(db_path, &cause);
+	if (st == NULL) {
+		diag_warn("%s", cause);
+		status = EXIT_IO;
+		goto done;
+	}
+	if (opt.unmatched != NULL && !opt.report_only) {
+		iopt.unmatched = open_private(opt.unmatched, &cause);
+		if (iopt.unmatched == NULL) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+			goto done;
+		}
+	}
+	iopt.forced_year = opt.year;
+	iopt.progress = opt.progress == 1 || (opt.progress == -1 && isatty(STDERR_FILENO));
+	if (!opt.report_only) {
+		ids = xcalloc((size_t)opt.nfiles, sizeof *ids);
+		for (int i = 0; i < opt.nfiles; i++) {
+			struct ingest_result res;
+
+			if (ingest_file(st, pats, opt.files[i], &iopt, &res, &cause) != 0) {
+				diag_warn("%s", cause);
+				status = EXIT_IO;
+			}
+			if (res.source_id > 0)
+				ids[nids++] = res.source_id;
+			if (res.too_long > 0)
+				diag_warn("%s: %llu lines longer than %d bytes were cut",
+				    opt.files[i], (unsigned long long)res.too_long, 1024 * 1024);
+		}
+	} else if (opt.nfiles > 0) {
+		diag_warn("--report-only reads no FILE: reporting on the whole database");
+	}
+	if (opt.keep_days > 0) {
+		int64_t n = store_prune(st, (int64_t)time(NULL) - (int64_t)opt.keep_days * 86400,
+		    &cause);
+
+		if (n < 0) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+		}
+	}
+	if (opt.output != NULL) {
+		out = open_private(opt.output, &cause);
+		if (out == NULL) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+			goto done;
+		}
+	}
+	scope.source_ids = (opt.all || opt.report_only) ? NULL : ids;
+	scope.nsources = nids;
+	scope.since = opt.since;
+	scope.until = opt.until;
+	scope.domain = opt.domain;
+	scope.top = opt.top;
+	scope.db_path = store_path(st);
+	rep = report_build(store_db(st), &scope, &cause);
+	if (rep == NULL) {
+		diag_warn("%s", cause);
+		status = EXIT_IO;
+		goto done;
+	}
+	report_render_text(rep, out, 100);
+	if (fflush(out) != 0 || ferror(out)) {
+		diag_warn("%s: %s", opt.output ? opt.output : "(stdout)", strerror(errno));
+		status = EXIT_IO;
+	}
+	if (status == EXIT_OK) {
+		uint64_t sent = report_count(rep, "sent"), deferred = report_count(rep, "deferred");
+		uint64_t bounced = report_count(rep, "bounced") + report_count(rep, "expired");
+		double br = rate(bounced, sent + bounced), dr = rate(deferred, sent + bounced + deferred);
+
+		if (opt.max_bounce_rate >= 0 && br > opt.max_bounce_rate) {
+			diag_warn("bounce rate %.1f%% exceeds --max-bounce-rate %g%%", br,
+			    opt.max_bounce_rate);
+			status = EXIT_THRESHOLD;
+		}
+		if (opt.max_deferral_rate >= 0 && dr > opt.max_deferral_rate) {
+			diag_warn("deferral rate %.1f%% exceeds --max-deferral-rate %g%%", dr,
+			    opt.max_deferral_rate);
+			status = EXIT_THRESHOLD;
+		}
+	}
+done:
+	if (out != stdout && out != NULL)
+		fclose(out);
+	if (iopt.unmatched != NULL && fclose(iopt.unmatched) != 0) {
+		diag_warn("%s: %s", opt.unmatched, strerror(errno));
+		status = EXIT_IO;
+	}
+	free(cause);
+	free(ids);
+	free(db_path);
+	report_free(rep);
+	store_close(st);
+	patterns_free(pats);
+	return status;
+}

@@ -1,0 +1,488 @@
+/*
+ * report.c - the report: a model built once from the database, and its
+ * renderers.
+ *
+ * Each section is a table: column names, and rows of cells that are text,
+ * integer or NULL, straight from one SQL query over the events in scope.
+ * The scope is a temporary table of source ids plus bound time and domain
+ * parameters, so every section sees the same events.
+ */
+#include "config.h"
+
+#include "report.h"
+
+#include "diag.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cell {
+	char *text; /* NULL for SQL NULL */
+	bool integer;
+};
+
+struct table {
+	const char *id;
+	const char *title;
+	const char *note; /* one line under the title, or NULL */
+	size_t ncols;
+	const char **cols;
+	size_t nrows;
+	struct cell *cells; /* nrows * ncols */
+};
+
+struct summary_source {
+	char *path;
+	int64_t lines, matched, candidates, unparsed, events;
+};
+
+struct report {
+	const struct report_scope *scope;
+	struct summary_source *sources;
+	size_t nsources;
+	char *first_ts, *last_ts;
+	int64_t by_status[6]; /* sent deferred bounced expired rejected, total */
+	struct table *tables;
+	size_t ntables;
+};
+
+static const char *const statuses[] = {"sent", "deferred", "bounced", "expired", "rejected"};
+
+/* The filter every section shares: ?1 since, ?2 until, ?3 domain. */
+#define SCOPE_WHERE                                                                         \
+	" (e.source_id IN (SELECT id FROM temp.report_scope)"                               \
+	"   OR (SELECT all_sources FROM temp.report_opts))"                                 \
+	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                 \
+	" AND (?3 IS NULL OR e.recipient_domain = lower(?3))"
+
+static int
+prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqlite3_stmt **s,
+    char **cause)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK) {
+		set_cause(cause, "report query: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_int64(*s, 1, sc->since);
+	sqlite3_bind_int64(*s, 2, sc->until);
+	if (sc->domain != NULL)
+		sqlite3_bind_text(*s, 3, sc->domain, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(*s, 3);
+	if (sqlite3_bind_parameter_index(*s, "?4") > 0)
+		sqlite3_bind_int(*s, 4, sc->top);
+	return 0;
+}
+
+static int
+scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
+{
+	sqlite3_stmt *ins;
+	char *err = NULL;
+	char *sql = xasprintf(
+	    "DROP TABLE IF EXISTS temp.report_scope; DROP TABLE IF EXISTS temp.report_opts;"
+	    "CREATE TEMP TABLE report_scope(id INTEGER PRIMARY KEY);"
+	    "CREATE TEMP TABLE report_opts(all_sources INTEGER);"
+	    "INSERT INTO temp.report_opts VALUES (%d);",
+	    sc->source_ids == NULL ? 1 : 0);
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		set_cause(cause, "report: %s", err);
+		sqlite3_free(err);
+		free(sql);
+		return -1;
+	}
+	free(sql);
+	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.report_scope VALUES (?1)", -1, &ins,
+		NULL) != SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	for (size_t i = 0; i < sc->nsources; i++) {
+		sqlite3_bind_int64(ins, 1, sc->source_ids[i]);
+		sqlite3_step(ins);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(ins);
+	return 0;
+}
+
+/* add_table - run SQL (scoped) and keep its rows as a section */
+static int
+add_table(struct report *r, sqlite3 *db, const char *id, const char *title, const char *note,
+    const char *sql, char **cause)
+{
+	sqlite3_stmt *s;
+	struct table *t;
+	int rc;
+
+	if (prepare_scoped(db, r->scope, sql, &s, cause) != 0)
+		return -1;
+	r->tables = xreallocarray(r->tables, r->ntables + 1, sizeof *r->tables);
+	t = &r->tables[r->ntables++];
+	memset(t, 0, sizeof *t);
+	t->id = id;
+	t->title = title;
+	t->note = note;
+	t->ncols = (size_t)sqlite3_column_count(s);
+	t->cols = xcalloc(t->ncols, sizeof *t->cols);
+	for (size_t c = 0; c < t->ncols; c++)
+		t->cols[c] = xstrdup(sqlite3_column_name(s, (int)c));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t->cells = xreallocarray(t->cells, (t->nrows + 1) * t->ncols, sizeof *t->cells);
+		for (size_t c = 0; c < t->ncols; c++) {
+			struct cell *cl = &t->cells[t->nrows * t->ncols + c];
+			int type = sqlite3_column_type(s, (int)c);
+
+			cl->integer = type == SQLITE_INTEGER;
+			cl->text = type == SQLITE_NULL
+			    ? NULL
+			    : xstrdup((const char *)sqlite3_column_text(s, (int)c));
+		}
+		t->nrows++;
+	}
+	if (rc != SQLITE_DONE) {
+		set_cause(cause, "report query: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+build_summary(struct report *r, sqlite3 *db, char **cause)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT path, lines, matched, candidates, unparsed, events FROM sources"
+		" WHERE id IN (SELECT id FROM temp.report_scope)"
+		"    OR (SELECT all_sources FROM temp.report_opts) ORDER BY id",
+		-1, &s, NULL) != SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct summary_source *ss;
+
+		r->sources = xreallocarray(r->sources, r->nsources + 1, sizeof *r->sources);
+		ss = &r->sources[r->nsources++];
+		ss->path = xstrdup((const char *)sqlite3_column_text(s, 0));
+		ss->lines = sqlite3_column_int64(s, 1);
+		ss->matched = sqlite3_column_int64(s, 2);
+		ss->candidates = sqlite3_column_int64(s, 3);
+		ss->unparsed = sqlite3_column_int64(s, 4);
+		ss->events = sqlite3_column_int64(s, 5);
+	}
+	sqlite3_finalize(s);
+	if (prepare_scoped(db, r->scope,
+		"SELECT min(ts), max(ts), status, count(*) FROM events e WHERE" SCOPE_WHERE
+		" GROUP BY status",
+		&s, cause) != 0)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *lo = (const char *)sqlite3_column_text(s, 0);
+		const char *hi = (const char *)sqlite3_column_text(s, 1);
+		const char *st = (const char *)sqlite3_column_text(s, 2);
+		int64_t n = sqlite3_column_int64(s, 3);
+
+		if (lo != NULL && (r->first_ts == NULL || strcmp(lo, r->first_ts) < 0)) {
+			free(r->first_ts);
+			r->first_ts = xstrdup(lo);
+		}
+		if (hi != NULL && (r->last_ts == NULL || strcmp(hi, r->last_ts) > 0)) {
+			free(r->last_ts);
+			r->last_ts = xstrdup(hi);
+		}
+		for (size_t i = 0; i < 5; i++) {
+			if (st != NULL && strcmp(st, statuses[i]) == 0)
+				r->by_status[i] += n;
+		}
+		r->by_status[5] += n;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+struct report *
+report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
+{
+	struct report *r = xcalloc(1, sizeof *r);
+
+	r->scope = scope;
+	if (scope_setup(db, scope, cause) != 0 || build_summary(r, db, cause) != 0)
+		goto fail;
+	if (add_table(r, db, "by_mta", "Events by MTA", NULL,
+		"SELECT mta, sum(status='sent') AS sent, sum(status='deferred') AS deferred,"
+		" sum(status='bounced') AS bounced, sum(status='expired') AS expired,"
+		" sum(status='rejected') AS rejected, count(*) AS total"
+		" FROM events e WHERE" SCOPE_WHERE " GROUP BY mta ORDER BY total DESC",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "class_subject", "Failures by class and subject",
+		"class 4 = temporary, 5 = permanent; subject from the enhanced code (X.subject.detail)",
+		"SELECT class,"
+		" sum(subject=0) AS \"0 other\", sum(subject=1) AS \"1 address\","
+		" sum(subject=2) AS \"2 mailbox\", sum(subject=3) AS \"3 system\","
+		" sum(subject=4) AS \"4 network\", sum(subject=5) AS \"5 protocol\","
+		" sum(subject=6) AS \"6 content\", sum(subject=7) AS \"7 policy\","
+		" sum(subject IS NULL) AS \"none\", count(*) AS total"
+		" FROM events e WHERE" SCOPE_WHERE " AND class IN (4, 5)"
+		" GROUP BY class ORDER BY class",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "bounces", "Bounce causes",
+		"permanent failures: the message was returned to its sender",
+		"SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
+		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
+		" min(response) AS example"
+		" FROM events e WHERE" SCOPE_WHERE " AND status = 'bounced'"
+		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "deferrals", "Deferral causes",
+		"temporary failures: the MTA keeps the message and retries",
+		"SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
+		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
+		" min(response) AS example"
+		" FROM events e WHERE" SCOPE_WHERE " AND status = 'deferred'"
+		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "rejections", "SMTP-time rejections",
+		"refused by this server while the client was connected",
+		"SELECT count(*) AS events, count(DISTINCT client) AS clients,"
+		" count(DISTINCT recipient) AS recipients, enhanced_code, reply_code, reason,"
+		" min(response) AS example"
+		" FROM events e WHERE" SCOPE_WHERE " AND status = 'rejected'"
+		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "domains", "Top failing recipient domains", NULL,
+		"SELECT recipient_domain AS domain, sum(status='bounced') AS bounced,"
+		" sum(status='deferred') AS deferred, sum(status='expired') AS expired,"
+		" sum(status='sent') AS sent,"
+		" count(DISTINCT CASE WHEN status <> 'sent' THEN recipient END) AS recipients"
+		" FROM events e WHERE" SCOPE_WHERE
+		" AND status IN ('bounced','deferred','expired','sent') AND recipient_domain IS NOT NULL"
+		" GROUP BY recipient_domain HAVING bounced + deferred + expired > 0"
+		" ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "relays", "Top failing relays", NULL,
+		"SELECT relay, sum(status='bounced') AS bounced, sum(status='deferred') AS deferred,"
+		" sum(status='sent') AS sent"
+		" FROM events e WHERE" SCOPE_WHERE
+		" AND status IN ('bounced','deferred','sent') AND relay IS NOT NULL AND relay <> 'none'"
+		" GROUP BY relay HAVING bounced + deferred > 0"
+		" ORDER BY bounced + deferred DESC, relay LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	return r;
+fail:
+	report_free(r);
+	return NULL;
+}
+
+void
+report_free(struct report *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nsources; i++)
+		free(r->sources[i].path);
+	free(r->sources);
+	for (size_t i = 0; i < r->ntables; i++) {
+		struct table *t = &r->tables[i];
+
+		for (size_t k = 0; k < t->nrows * t->ncols; k++)
+			free(t->cells[k].text);
+		for (size_t c = 0; c < t->ncols; c++)
+			free((char *)t->cols[c]);
+		free(t->cols);
+		free(t->cells);
+	}
+	free(r->tables);
+	free(r->first_ts);
+	free(r->last_ts);
+	free(r);
+}
+
+uint64_t
+report_count(const struct report *r, const char *status)
+{
+	if (status == NULL)
+		return (uint64_t)r->by_status[5];
+	for (size_t i = 0; i < 5; i++) {
+		if (strcmp(status, statuses[i]) == 0)
+			return (uint64_t)r->by_status[i];
+	}
+	return 0;
+}
+
+/* ---- text ---- */
+
+/* put_clipped - write S (bytes) in at most W columns; control bytes as '?' */
+static void
+put_clipped(FILE *out, const char *s, int w, bool right)
+{
+	int n = 0;
+	const char *p;
+
+	if (s == NULL)
+		s = "-";
+	for (p = s; *p != '\0' && n < w; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			n++;
+	}
+	if (*p != '\0' && w > 0) {
+		/* too long: w-1 characters and an ellipsis marker */
+		int k = 0;
+
+		for (p = s; *p != '\0'; p++) {
+			if (((unsigned char)*p & 0xc0) != 0x80) {
+				if (k == w - 1)
+					break;
+				k++;
+			}
+			fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+		}
+		fputc('~', out);
+		return;
+	}
+	if (right)
+		fprintf(out, "%*s", w - n, "");
+	for (p = s; *p != '\0'; p++)
+		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+	if (!right)
+		fprintf(out, "%*s", w - n, "");
+}
+
+static int
+text_width(const char *s)
+{
+	int n = 0;
+
+	if (s == NULL)
+		return 1;
+	for (; *s; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+static void
+render_heading(FILE *out, const char *title, const char *note)
+{
+	fprintf(out, "\n%s\n", title);
+	for (size_t i = 0; i < strlen(title); i++)
+		fputc('-', out);
+	fputc('\n', out);
+	if (note != NULL)
+		fprintf(out, "(%s)\n", note);
+}
+
+/* render_table_text - columns sized to content; a column named "example"
+ * goes on its own line under its row; the last column takes what is left */
+static void
+render_table_text(const struct table *t, FILE *out, int width)
+{
+	int w[32] = {0};
+	size_t ex = (size_t)-1, ncols = t->ncols < 32 ? t->ncols : 32, last;
+	int used = 0;
+
+	render_heading(out, t->title, t->note);
+	if (t->nrows == 0) {
+		fprintf(out, "none\n");
+		return;
+	}
+	for (size_t c = 0; c < ncols; c++) {
+		if (strcmp(t->cols[c], "example") == 0) {
+			ex = c;
+			continue;
+		}
+		w[c] = text_width(t->cols[c]);
+		for (size_t r = 0; r < t->nrows; r++) {
+			int k = text_width(t->cells[r * t->ncols + c].text);
+
+			if (k > w[c])
+				w[c] = k;
+		}
+	}
+	last = ex == ncols - 1 ? ncols - 2 : ncols - 1;
+	for (size_t c = 0; c < last; c++) {
+		if (c != ex)
+			used += w[c] + 2;
+	}
+	if (w[last] > width - used)
+		w[last] = width - used > 10 ? width - used : 10;
+	for (size_t c = 0; c < ncols; c++) {
+		if (c == ex)
+			continue;
+		put_clipped(out, t->cols[c], w[c], t->nrows > 0 && t->cells[c].integer);
+		if (c != last)
+			fputs("  ", out);
+	}
+	fputc('\n', out);
+	for (size_t r = 0; r < t->nrows; r++) {
+		const struct cell *row = &t->cells[r * t->ncols];
+
+		for (size_t c = 0; c < ncols; c++) {
+			if (c == ex)
+				continue;
+			put_clipped(out, row[c].text, w[c], row[c].integer);
+			if (c != last)
+				fputs("  ", out);
+		}
+		fputc('\n', out);
+		if (ex != (size_t)-1 && row[ex].text != NULL) {
+			fputs("    e.g. ", out);
+			put_clipped(out, row[ex].text, width - 9, false);
+			fputc('\n', out);
+		}
+	}
+}
+
+static double
+pct(int64_t a, int64_t b)
+{
+	return b > 0 ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+void
+report_render_text(const struct report *r, FILE *out, int width)
+{
+	int64_t lines = 0, matched = 0, cand = 0, unparsed = 0;
+	int64_t delivered = r->by_status[0], attempts;
+
+	fprintf(out, "smtplog-report %s\n", PACKAGE_VERSION);
+	render_heading(out, "Summary", NULL);
+	for (size_t i = 0; i < r->nsources; i++) {
+		const struct summary_source *s = &r->sources[i];
+
+		fputs("file        ", out);
+		put_clipped(out, s->path, width - 12, false);
+		fputc('\n', out);
+		lines += s->lines;
+		matched += s->matched;
+		cand += s->candidates;
+		unparsed += s->unparsed;
+	}
+	fprintf(out, "lines       %lld read, %lld outcome lines matched, %lld unmatched outcome-like, "
+	    "%lld not log lines\n",
+	    (long long)lines, (long long)matched, (long long)cand, (long long)unparsed);
+	fprintf(out, "time range  %s .. %s\n", r->first_ts ? r->first_ts : "-",
+	    r->last_ts ? r->last_ts : "-");
+	attempts = r->by_status[0] + r->by_status[2] + r->by_status[3];
+	fprintf(out, "events      %lld: %lld sent, %lld deferred, %lld bounced, %lld expired, "
+	    "%lld rejected\n",
+	    (long long)r->by_status[5], (long long)r->by_status[0], (long long)r->by_status[1],
+	    (long long)r->by_status[2], (long long)r->by_status[3], (long long)r->by_status[4]);
+	fprintf(out, "rates       %.1f%% of final outcomes bounced or expired, %.1f%% delivered\n",
+	    pct(r->by_status[2] + r->by_status[3], attempts), pct(delivered, attempts));
+	for (size_t i = 0; i < r->ntables; i++)
+		render_table_text(&r->tables[i], out, width);
+	fprintf(out, "\ndatabase    %s\n", r->scope->db_path ? r->scope->db_path : "-");
+}

@@ -1,0 +1,40 @@
+/*
+ * report.h - the report: a model built once from the database, and its
+ * renderers.
+ *
+ * Owns: the report's sections (SPEC section 5) as tables of cells, the
+ * scope they cover (sources of this run or all, a time range, a domain),
+ * and rendering them as text.  Every query binds its parameters; no SQL is
+ * built from log text.
+ * Does not own: ingestion (ingest.c) or the schema (store.c).
+ */
+#ifndef SMTPLOG_REPORT_H
+#define SMTPLOG_REPORT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct report_scope {
+	const int64_t *source_ids; /* NULL: every source (--all) */
+	size_t nsources;
+	int64_t since, until;      /* epoch seconds; 0: open */
+	const char *domain;        /* recipient domain, or NULL */
+	int top;                   /* rows per section */
+	const char *db_path;       /* named in the footer */
+};
+
+struct report;
+
+/* report_build - run the report's queries; NULL with *cause */
+struct report *report_build(sqlite3 *db, const struct report_scope *scope, char **cause);
+void report_free(struct report *r);
+
+/* report_render_text - write the plain-text report (WIDTH columns) */
+void report_render_text(const struct report *r, FILE *out, int width);
+
+/* report counts, for exit-status thresholds */
+uint64_t report_count(const struct report *r, const char *status);
+
+#endif

@@ -1,0 +1,487 @@
+/*
+ * store.c - the SQLite database: schema, sources, events.
+ *
+ * The schema lives in one place (schema_sql) with PRAGMA user_version as its
+ * version.  Events are inserted inside a transaction that stays open until
+ * store_checkpoint() writes the source's offset and commits, so the offset
+ * and the rows it covers land together or not at all.
+ */
+#include "config.h"
+
+#include "store.h"
+
+#include "diag.h"
+#include "envelope.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	bool in_tx;
+	sqlite3_stmt *insert_event;
+	sqlite3_stmt *update_source;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS sources(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  path TEXT NOT NULL,\n"
+    "  fingerprint TEXT,\n"       /* hash of the first fp_len bytes */
+    "  fp_len INTEGER NOT NULL DEFAULT 0,\n"
+    "  offset INTEGER NOT NULL DEFAULT 0,\n" /* uncompressed bytes stored */
+    "  lines INTEGER NOT NULL DEFAULT 0,\n"
+    "  matched INTEGER NOT NULL DEFAULT 0,\n"
+    "  candidates INTEGER NOT NULL DEFAULT 0,\n"
+    "  unparsed INTEGER NOT NULL DEFAULT 0,\n"
+    "  events INTEGER NOT NULL DEFAULT 0,\n"
+    "  first_read TEXT,\n"
+    "  last_read TEXT\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS sources_fingerprint ON sources(fp_len, fingerprint);\n"
+    "CREATE TABLE IF NOT EXISTS events(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  source_id INTEGER NOT NULL REFERENCES sources(id),\n"
+    "  line_no INTEGER NOT NULL,\n"
+    "  ts TEXT,\n"
+    "  ts_epoch INTEGER,\n"
+    "  host TEXT,\n"
+    "  mta TEXT NOT NULL,\n"
+    "  program TEXT,\n"
+    "  queue_id TEXT,\n"
+    "  status TEXT NOT NULL,\n"
+    "  sender TEXT,\n"
+    "  recipient TEXT,\n"
+    "  recipient_domain TEXT,\n"
+    "  orig_recipient TEXT,\n"
+    "  relay TEXT,\n"
+    "  client TEXT,\n"
+    "  reply_code INTEGER,\n"
+    "  enhanced_code TEXT,\n"
+    "  dsn TEXT,\n"
+    "  class INTEGER,\n"
+    "  subject INTEGER,\n"
+    "  detail INTEGER,\n"
+    "  response TEXT,\n"
+    "  reason TEXT,\n"
+    "  rule TEXT\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS events_source ON events(source_id, line_no);\n"
+    "CREATE INDEX IF NOT EXISTS events_status ON events(status, ts_epoch);\n"
+    "CREATE INDEX IF NOT EXISTS events_message ON events(mta, host, queue_id, recipient);\n"
+    "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
+    "  SELECT enhanced_code, reply_code, reason, count(*) AS events,\n"
+    "         count(DISTINCT recipient) AS recipients,\n"
+    "         count(DISTINCT recipient_domain) AS domains, min(response) AS example\n"
+    "  FROM events WHERE status = 'bounced'\n"
+    "  GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC;\n"
+    "CREATE VIEW IF NOT EXISTS deferral_causes AS\n"
+    "  SELECT enhanced_code, reply_code, reason, count(*) AS events,\n"
+    "         count(DISTINCT recipient) AS recipients,\n"
+    "         count(DISTINCT recipient_domain) AS domains, min(response) AS example\n"
+    "  FROM events WHERE status = 'deferred'\n"
+    "  GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC;\n"
+    "CREATE VIEW IF NOT EXISTS rejections AS\n"
+    "  SELECT class, enhanced_code, reply_code, reason, count(*) AS events,\n"
+    "         count(DISTINCT client) AS clients, min(response) AS example\n"
+    "  FROM events WHERE status = 'rejected'\n"
+    "  GROUP BY class, enhanced_code, reply_code, reason ORDER BY events DESC;\n"
+    "CREATE VIEW IF NOT EXISTS class_subject AS\n"
+    "  SELECT class, subject, count(*) AS events FROM events\n"
+    "  WHERE class IS NOT NULL GROUP BY class, subject ORDER BY class, subject;\n";
+
+static int
+exec(struct store *st, const char *sql, char **cause)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		set_cause(cause, "%s: %s", st->path, err ? err : sqlite3_errmsg(st->db));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, char **cause)
+{
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) !=
+	    SQLITE_OK) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_version(struct store *st, int *v, char **cause)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prepare(st, "PRAGMA user_version", &s, cause) != 0)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	*v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* create_private - create PATH with mode 0600 before SQLite opens it */
+static int
+create_private(const char *path, char **cause)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		set_cause(cause, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct store *
+store_open(const char *path, char **cause)
+{
+	struct store *st;
+	bool memory = strcmp(path, ":memory:") == 0;
+	int version;
+
+	if (!memory && access(path, F_OK) != 0 && create_private(path, cause) != 0)
+		return NULL;
+	st = xcalloc(1, sizeof *st);
+	st->path = xstrdup(path);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		set_cause(cause, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		store_close(st);
+		return NULL;
+	}
+	/* wait for another writer (a cron run) rather than fail at once */
+	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (exec(st, memory ? "PRAGMA journal_mode=OFF" : "PRAGMA journal_mode=WAL", cause) != 0 ||
+	    exec(st, "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+		     "PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF",
+		cause) != 0 ||
+	    user_version(st, &version, cause) != 0)
+		goto fail;
+	if (version > STORE_SCHEMA_VERSION) {
+		set_cause(cause,
+		    "%s: database schema version %d is newer than this program's (%d): "
+		    "upgrade smtplog-report or use another --db",
+		    path, version, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version < STORE_SCHEMA_VERSION) {
+		char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;",
+		    schema_sql, STORE_SCHEMA_VERSION);
+		int rc = exec(st, sql, cause);
+
+		free(sql);
+		if (rc != 0) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+	}
+	if (!memory)
+		(void)chmod(path, 0600);
+	if (prepare(st,
+		"INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
+		" status, sender, recipient, recipient_domain, orig_recipient, relay, client,"
+		" reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+		"?21,?22,?23,?24)",
+		&st->insert_event, cause) != 0 ||
+	    prepare(st,
+		"UPDATE sources SET offset=?2, lines=?3, matched=?4, candidates=?5, unparsed=?6,"
+		" events=?7, last_read=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?1",
+		&st->update_source, cause) != 0)
+		goto fail;
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->in_tx)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st->insert_event);
+	sqlite3_finalize(st->update_source);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
+}
+
+const char *
+store_path(const struct store *st)
+{
+	return st->path;
+}
+
+/* fingerprint - FNV-1a 64 of the first bytes, as hex */
+static void
+fingerprint(const char *p, size_t n, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static int
+begin(struct store *st, char **cause)
+{
+	if (st->in_tx)
+		return 0;
+	if (exec(st, "BEGIN IMMEDIATE", cause) != 0)
+		return -1;
+	st->in_tx = true;
+	return 0;
+}
+
+int
+store_source_find(struct store *st, const char *path, const char *head, size_t n,
+    bool is_stdin, struct source_state *src, bool *resumed, char **cause)
+{
+	sqlite3_stmt *lens = NULL, *find = NULL, *ins = NULL;
+	char fp[17];
+	int rc = -1;
+
+	memset(src, 0, sizeof *src);
+	*resumed = false;
+	if (begin(st, cause) != 0)
+		return -1;
+	/* Each source was fingerprinted over min(its size, 4 KiB) bytes: try
+	 * every length in use that this input is long enough for. */
+	if (!is_stdin && n > 0) {
+		if (prepare(st, "SELECT DISTINCT fp_len FROM sources WHERE fp_len > 0 AND fp_len <= ?1"
+			" ORDER BY fp_len DESC", &lens, cause) != 0 ||
+		    prepare(st, "SELECT id, offset, lines, matched, candidates, unparsed, events"
+			" FROM sources WHERE fp_len = ?1 AND fingerprint = ?2"
+			" ORDER BY offset DESC LIMIT 1", &find, cause) != 0)
+			goto out;
+		sqlite3_bind_int64(lens, 1, (sqlite3_int64)n);
+		while (!*resumed && sqlite3_step(lens) == SQLITE_ROW) {
+			size_t len = (size_t)sqlite3_column_int64(lens, 0);
+
+			fingerprint(head, len, fp);
+			sqlite3_reset(find);
+			sqlite3_bind_int64(find, 1, (sqlite3_int64)len);
+			sqlite3_bind_text(find, 2, fp, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(find) == SQLITE_ROW) {
+				src->id = sqlite3_column_int64(find, 0);
+				src->offset = (uint64_t)sqlite3_column_int64(find, 1);
+				src->lines = (uint64_t)sqlite3_column_int64(find, 2);
+				src->matched = (uint64_t)sqlite3_column_int64(find, 3);
+				src->candidates = (uint64_t)sqlite3_column_int64(find, 4);
+				src->unparsed = (uint64_t)sqlite3_column_int64(find, 5);
+				src->events = (uint64_t)sqlite3_column_int64(find, 6);
+				*resumed = true;
+			}
+		}
+	}
+	if (*resumed) {
+		sqlite3_stmt *up;
+
+		if (prepare(st, "UPDATE sources SET path = ?2 WHERE id = ?1", &up, cause) != 0)
+			goto out;
+		sqlite3_bind_int64(up, 1, src->id);
+		sqlite3_bind_text(up, 2, path, -1, SQLITE_STATIC);
+		sqlite3_step(up);
+		sqlite3_finalize(up);
+		rc = 0;
+		goto out;
+	}
+	if (n > STORE_FINGERPRINT_BYTES)
+		n = STORE_FINGERPRINT_BYTES;
+	fingerprint(head, n, fp);
+	if (prepare(st, "INSERT INTO sources(path, fingerprint, fp_len, first_read, last_read)"
+		" VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ','now'),"
+		" strftime('%Y-%m-%dT%H:%M:%SZ','now'))", &ins, cause) != 0)
+		goto out;
+	sqlite3_bind_text(ins, 1, path, -1, SQLITE_STATIC);
+	if (is_stdin || n == 0)
+		sqlite3_bind_null(ins, 2); /* never matched again */
+	else
+		sqlite3_bind_text(ins, 2, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 3, is_stdin ? 0 : (sqlite3_int64)n);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		goto out;
+	}
+	src->id = sqlite3_last_insert_rowid(st->db);
+	rc = 0;
+out:
+	sqlite3_finalize(lens);
+	sqlite3_finalize(find);
+	sqlite3_finalize(ins);
+	return rc;
+}
+
+void
+store_source_restart(struct source_state *src)
+{
+	src->offset = 0;
+	src->lines = 0;
+}
+
+static void
+bind_span(sqlite3_stmt *s, int i, struct span sp)
+{
+	if (sp.p == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, sp.p, (int)sp.n, SQLITE_STATIC);
+}
+
+static void
+bind_opt_int(sqlite3_stmt *s, int i, int v, int none)
+{
+	if (v == none)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_int(s, i, v);
+}
+
+static void
+bind_opt_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v[0] == '\0')
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+int
+store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
+    const struct envelope *env, const struct event *ev, char **cause)
+{
+	sqlite3_stmt *s = st->insert_event;
+	char ts[48], domain[256];
+	size_t dn = 0;
+
+	if (begin(st, cause) != 0)
+		return -1;
+	envelope_format_ts(&env->ts, ts, sizeof ts);
+	if (span_is_set(ev->recipient)) {
+		const char *at = memrchr(ev->recipient.p, '@', ev->recipient.n);
+
+		if (at != NULL) {
+			const char *e = ev->recipient.p + ev->recipient.n;
+
+			for (const char *c = at + 1; c < e && dn < sizeof domain - 1; c++)
+				domain[dn++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;
+		}
+	}
+	sqlite3_bind_int64(s, 1, src->id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)line_no);
+	bind_opt_text(s, 3, ts);
+	if (ts[0] != '\0')
+		sqlite3_bind_int64(s, 4, envelope_ts_epoch(&env->ts));
+	else
+		sqlite3_bind_null(s, 4);
+	bind_span(s, 5, env->host);
+	sqlite3_bind_text(s, 6, mta_name(ev->mta), -1, SQLITE_STATIC);
+	bind_span(s, 7, env->program);
+	bind_span(s, 8, ev->queue_id);
+	sqlite3_bind_text(s, 9, status_name(ev->status), -1, SQLITE_STATIC);
+	bind_span(s, 10, ev->sender);
+	bind_span(s, 11, ev->recipient);
+	if (dn > 0)
+		sqlite3_bind_text(s, 12, domain, (int)dn, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 12);
+	bind_span(s, 13, ev->orig_recipient);
+	bind_span(s, 14, ev->relay);
+	bind_span(s, 15, ev->client);
+	bind_opt_int(s, 16, ev->reply_code, 0);
+	bind_opt_text(s, 17, ev->enhanced_code);
+	bind_opt_text(s, 18, ev->dsn);
+	bind_opt_int(s, 19, ev->class_code, -1);
+	bind_opt_int(s, 20, ev->subject, -1);
+	bind_opt_int(s, 21, ev->detail, -1);
+	bind_span(s, 22, ev->response);
+	bind_opt_text(s, 23, ev->reason);
+	sqlite3_bind_text(s, 24, ev->rule, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int
+store_checkpoint(struct store *st, const struct source_state *src, char **cause)
+{
+	sqlite3_stmt *s = st->update_source;
+
+	if (begin(st, cause) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, src->id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)src->offset);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)src->lines);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)src->matched);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)src->candidates);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)src->unparsed);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)src->events);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	if (exec(st, "COMMIT", cause) != 0)
+		return -1;
+	st->in_tx = false;
+	return 0;
+}
+
+int64_t
+store_prune(struct store *st, int64_t epoch, char **cause)
+{
+	sqlite3_stmt *s;
+	int64_t n;
+
+	if (prepare(st, "DELETE FROM events WHERE ts_epoch < ?1", &s, cause) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, epoch);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	n = sqlite3_changes64(st->db);
+	sqlite3_finalize(s);
+	return n;
+}

@@ -1,0 +1,60 @@
+/*
+ * store.h - the SQLite database: schema, sources, events.
+ *
+ * Owns: the public schema (SPEC section 4) and its version, opening and
+ * migrating a database, recognising an input already read (by a fingerprint
+ * of its first bytes, not its name) and where to resume it, and inserting
+ * events through statements prepared once, in large transactions that also
+ * record each source's new offset, so a kill loses and duplicates nothing.
+ * Does not own: reading inputs, or the report's queries (report.c).
+ */
+#ifndef SMTPLOG_STORE_H
+#define SMTPLOG_STORE_H
+
+#include "event.h"
+
+#include <sqlite3.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_FINGERPRINT_BYTES 4096
+
+struct store;
+
+/* Where an input stands: filled by store_source_find(), advanced by the caller. */
+struct source_state {
+	int64_t id;
+	uint64_t offset; /* uncompressed bytes already stored */
+	uint64_t lines;
+	uint64_t matched;    /* lines that gave events */
+	uint64_t candidates; /* outcome-looking lines no rule matched */
+	uint64_t unparsed;   /* lines with no known envelope */
+	uint64_t events;
+};
+
+/* store_open - open or create PATH (":memory:" allowed), mode 0600, schema
+ * created or migrated; NULL with *cause */
+struct store *store_open(const char *path, char **cause);
+void store_close(struct store *st);
+sqlite3 *store_db(struct store *st);
+const char *store_path(const struct store *st);
+
+/* store_source_find - the source whose first bytes are HEAD[0..N) (N is
+ * what the input has, at most STORE_FINGERPRINT_BYTES), or a new one for
+ * PATH.  *resumed tells whether an earlier run read it. */
+int store_source_find(struct store *st, const char *path, const char *head, size_t n,
+    bool is_stdin, struct source_state *src, bool *resumed, char **cause);
+/* store_source_restart - the file was truncated or replaced: forget its
+ * offset (its stored events stay) */
+void store_source_restart(struct source_state *src);
+
+/* store_add_event - insert one event of line LINE_NO of SRC */
+int store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
+    const struct envelope *env, const struct event *ev, char **cause);
+/* store_checkpoint - record SRC's progress and commit every event added
+ * since the last checkpoint, in one transaction */
+int store_checkpoint(struct store *st, const struct source_state *src, char **cause);
+
+/* store_prune - delete events older than EPOCH; returns rows or -1 */
+int64_t store_prune(struct store *st, int64_t epoch, char **cause);
+
+#endif
