@@ -88,6 +88,8 @@ classify_event(struct event *ev)
 		ev->class_code = ev->reply_code / 100;
 	else if (code[0] != '\0')
 		ev->class_code = code[0] - '0';
+	else if (ev->default_class != 0)
+		ev->class_code = ev->default_class;
 	if (code[0] != '\0') {
 		const char *p = code + 2;
 		int v = 0;

@@ -66,6 +66,7 @@ struct event {
 	char enhanced_code[CODE_MAX]; /* "" when none */
 	char dsn[CODE_MAX];           /* "" when none */
 	int class_code, subject, detail; /* -1 when unknown */
+	int default_class;               /* the rule's class for code-less lines, or 0 */
 	char reason[REASON_MAX + 1];
 };
 

@@ -42,6 +42,7 @@ event_from_match(const struct match *m, const struct envelope *env, struct event
 	ev->rule = patterns_rule_name(m->rule);
 	ev->mta = env->mta;
 	ev->status = patterns_rule_status(m->rule);
+	ev->default_class = patterns_rule_class(m->rule);
 	if (span_is_set(f[FIELD_STATUS])) {
 		enum status st = status_parse(f[FIELD_STATUS].p, f[FIELD_STATUS].n);
 

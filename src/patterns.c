@@ -14,6 +14,8 @@
  *     require ", status="       literal that must occur (memmem, before the
  *                               regex); may repeat
  *     status rejected           status when the regex captures none
+ *     class 4                   class when the line carries no code (Exim
+ *                               logs no code for its own rejects)
  *     match ^(?<queue_id>\w+): ...   the regex, on the message text
  *
  * Literals may be written in double quotes to keep spaces at their ends.
@@ -51,6 +53,7 @@ struct rule {
 	struct literal *require;
 	size_t nrequire;
 	enum status status;
+	int class_code; /* class when the line carries no code, or 0 */
 	uint32_t group[FIELD_COUNT]; /* capture group number, 0 if absent */
 };
 
@@ -348,6 +351,15 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 			return false;
 		}
 		literal_add(&ld->rule->require, &ld->rule->nrequire, l);
+		return true;
+	}
+	if (strcmp(key, "class") == 0) {
+		if (strcmp(val, "2") != 0 && strcmp(val, "4") != 0 && strcmp(val, "5") != 0) {
+			set_cause(ld->cause, "%s:%d: class must be 2, 4 or 5, not '%s'", ld->file,
+			    line, val);
+			return false;
+		}
+		ld->rule->class_code = val[0] - '0';
 		return true;
 	}
 	if (strcmp(key, "status") == 0) {
@@ -722,6 +734,12 @@ enum status
 patterns_rule_status(const struct rule *rule)
 {
 	return rule->status;
+}
+
+int
+patterns_rule_class(const struct rule *rule)
+{
+	return rule->class_code;
 }
 
 size_t

@@ -68,6 +68,8 @@ bool patterns_is_candidate(const struct patterns *pats, enum mta mta, struct spa
 const char *patterns_rule_name(const struct rule *rule);
 /* patterns_rule_status - the status the rule sets, STATUS_NONE if captured */
 enum status patterns_rule_status(const struct rule *rule);
+/* patterns_rule_class - the class the rule sets for code-less lines, or 0 */
+int patterns_rule_class(const struct rule *rule);
 
 /* patterns_count_rules - rules loaded for MTA (MTA_NONE: all) */
 size_t patterns_count_rules(const struct patterns *pats, enum mta mta);
