@@ -297,7 +297,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		return;
 	}
 	if (memchr(p, '@', n) != NULL) {
-		sig_str(s, angled ? "<addr>" : "addr");
+		sig_str(s, "<addr>");
 		return;
 	}
 	/* host[ip]:port and [ip]:port */
@@ -337,7 +337,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		}
 	}
 	if (is_hostname(p, n)) {
-		sig_str(s, angled ? "<host>" : "host");
+		sig_str(s, "<host>");
 		return;
 	}
 	{
@@ -405,6 +405,13 @@ classify_reason(const char *p, size_t n, char *out)
 		    !(ce[-1] == ']' && memchr(cs, '[', (size_t)(ce - cs)) != NULL))
 			ce--;
 		angled = cs > t && cs[-1] == '<' && ce < te && *ce == '>';
+		if (ce <= cs) {
+			/* all punctuation ("<>", "--"): keep it as it is */
+			if (s.n > 0)
+				sig_str(&s, " ");
+			sig_put(&s, t, (size_t)(te - t));
+			continue;
+		}
 		if (s.n > 0)
 			sig_str(&s, " ");
 		sig_put(&s, t, (size_t)(cs - t - (angled ? 1 : 0)));

@@ -221,13 +221,14 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "class_subject", "Failures by class and subject",
-		"class 4 = temporary, 5 = permanent; subject from the enhanced code (X.subject.detail)",
+		"4 temporary, 5 permanent. X.1 address X.2 mailbox X.3 system X.4 network "
+		"X.5 protocol X.6 content X.7 policy",
 		"SELECT class,"
-		" sum(subject=0) AS \"0 other\", sum(subject=1) AS \"1 address\","
-		" sum(subject=2) AS \"2 mailbox\", sum(subject=3) AS \"3 system\","
-		" sum(subject=4) AS \"4 network\", sum(subject=5) AS \"5 protocol\","
-		" sum(subject=6) AS \"6 content\", sum(subject=7) AS \"7 policy\","
-		" sum(subject IS NULL) AS \"none\", count(*) AS total"
+		" sum(subject=0) AS \"X.0\", sum(subject=1) AS \"X.1\","
+		" sum(subject=2) AS \"X.2\", sum(subject=3) AS \"X.3\","
+		" sum(subject=4) AS \"X.4\", sum(subject=5) AS \"X.5\","
+		" sum(subject=6) AS \"X.6\", sum(subject=7) AS \"X.7\","
+		" sum(subject IS NULL OR subject > 7) AS \"none\", count(*) AS total"
 		" FROM events e WHERE" SCOPE_WHERE " AND class IN (4, 5)"
 		" GROUP BY class ORDER BY class",
 		cause) != 0)
@@ -323,9 +324,10 @@ report_count(const struct report *r, const char *status)
 
 /* ---- text ---- */
 
-/* put_clipped - write S (bytes) in at most W columns; control bytes as '?' */
+/* put_clipped - write S in W columns (right-aligned or, with PAD, padded),
+ * cut with '~' when longer; control bytes are written as '?' */
 static void
-put_clipped(FILE *out, const char *s, int w, bool right)
+put_clipped(FILE *out, const char *s, int w, bool right, bool pad)
 {
 	int n = 0;
 	const char *p;
@@ -355,7 +357,7 @@ put_clipped(FILE *out, const char *s, int w, bool right)
 		fprintf(out, "%*s", w - n, "");
 	for (p = s; *p != '\0'; p++)
 		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, out);
-	if (!right)
+	if (!right && pad)
 		fprintf(out, "%*s", w - n, "");
 }
 
@@ -416,12 +418,12 @@ render_table_text(const struct table *t, FILE *out, int width)
 		if (c != ex)
 			used += w[c] + 2;
 	}
-	if (w[last] > width - used)
+	if (w[last] > width - used && !t->cells[last].integer)
 		w[last] = width - used > 10 ? width - used : 10;
 	for (size_t c = 0; c < ncols; c++) {
 		if (c == ex)
 			continue;
-		put_clipped(out, t->cols[c], w[c], t->nrows > 0 && t->cells[c].integer);
+		put_clipped(out, t->cols[c], w[c], t->cells[c].integer, c != last);
 		if (c != last)
 			fputs("  ", out);
 	}
@@ -432,14 +434,14 @@ render_table_text(const struct table *t, FILE *out, int width)
 		for (size_t c = 0; c < ncols; c++) {
 			if (c == ex)
 				continue;
-			put_clipped(out, row[c].text, w[c], row[c].integer);
+			put_clipped(out, row[c].text, w[c], row[c].integer, c != last);
 			if (c != last)
 				fputs("  ", out);
 		}
 		fputc('\n', out);
 		if (ex != (size_t)-1 && row[ex].text != NULL) {
 			fputs("    e.g. ", out);
-			put_clipped(out, row[ex].text, width - 9, false);
+			put_clipped(out, row[ex].text, width - 9, false, false);
 			fputc('\n', out);
 		}
 	}
@@ -463,7 +465,7 @@ report_render_text(const struct report *r, FILE *out, int width)
 		const struct summary_source *s = &r->sources[i];
 
 		fputs("file        ", out);
-		put_clipped(out, s->path, width - 12, false);
+		put_clipped(out, s->path, width - 12, false, false);
 		fputc('\n', out);
 		lines += s->lines;
 		matched += s->matched;

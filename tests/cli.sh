@@ -1,0 +1,125 @@
+#!/bin/sh
+# cli.sh - drive the binary: exit statuses, error messages, bad input,
+# resume across runs and rotation, file modes.  Prints "N passed, N failed".
+set -u
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+bin="$top_builddir/src/smtplog-report"
+tmp=$(mktemp -d /tmp/smtplog-cli-XXXXXX)
+trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+# expect STATUS DESCRIPTION -- command...
+expect() {
+    want=$1 what=$2; shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, expected $want ($(head -c 300 "$tmp/err"))"; fi
+}
+# err_has TEXT DESCRIPTION
+err_has() { if grep -qF -- "$1" "$tmp/err"; then ok; else bad "$2: stderr lacks '$1': $(head -c 300 "$tmp/err")"; fi; }
+out_has() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "$2: stdout lacks '$1'"; fi; }
+rows() { sqlite3 "$1" "$2" 2>/dev/null || echo "sqlite3-error"; }
+
+L1='Nov 27 06:25:13 mx postfix/smtp[1]: A1B2C3D4E5: to=<bob@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.com[192.0.2.1] said: 550 5.1.1 <bob@example.com>: User unknown (in reply to RCPT TO command))'
+L2='Nov 27 06:25:14 mx postfix/smtp[1]: A1B2C3D4E6: to=<amy@example.net>, relay=mx.example.net[192.0.2.2]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 123)'
+L3='Nov 27 06:25:15 mx postfix/smtp[1]: A1B2C3D4E7: to=<cy@example.org>, relay=mx.example.org[192.0.2.3]:25, delay=1, delays=0/0/0/1, dsn=4.7.1, status=deferred (host mx.example.org[192.0.2.3] said: 450 4.7.1 Greylisted, see http://postgrey.schweikert.ch/help/example.org.html (in reply to RCPT TO command))'
+L4='Nov 27 06:25:16 mx postfix/smtpd[2]: NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 554 5.7.1 <spam@example.com>: Relay access denied; from=<x@example.biz> to=<spam@example.com> proto=ESMTP helo=<spammer>'
+NOISE='Nov 27 06:25:17 mx postfix/qmgr[3]: A1B2C3D4E5: removed'
+printf '%s\n%s\n%s\n' "$L1" "$NOISE" "$L2" >"$tmp/mail.log"
+
+# --help, --version, usage errors
+expect 0 "--help" -- "$bin" --help; out_has "Usage: smtplog-report" "--help"
+expect 0 "--version" -- "$bin" --version; out_has "smtplog-report " "--version"
+expect 1 "unknown option" -- "$bin" --frobnicate; err_has "unknown or incomplete option '--frobnicate'" "unknown option"
+expect 1 "bad --top" -- "$bin" --top zero "$tmp/mail.log"; err_has "--top: 'zero'" "bad --top"
+expect 1 "bad --since" -- "$bin" --since 2026-13-01 "$tmp/mail.log"; err_has "--since: '2026-13-01' is not a time" "bad --since"
+expect 1 "bad --format" -- "$bin" --format pdf "$tmp/mail.log"
+
+# a normal run; the database is 0600 and holds one row per outcome
+expect 0 "first run" -- "$bin" --db "$tmp/a.db" "$tmp/mail.log"
+out_has "Bounce causes" "report"
+out_has "User unknown" "report"
+[ "$(rows "$tmp/a.db" 'select count(*) from events')" = 2 ] && ok || bad "first run stores 2 events"
+[ "$(stat -c %a "$tmp/a.db")" = 600 ] && ok || bad "database mode $(stat -c %a "$tmp/a.db")"
+[ "$(rows "$tmp/a.db" "select line_no||' '||status||' '||reply_code||' '||enhanced_code from events order by id limit 1")" = "1 bounced 550 5.1.1" ] && ok || bad "row fields"
+
+# the same file again adds nothing; appended lines are added exactly once
+expect 0 "second run" -- "$bin" --db "$tmp/a.db" "$tmp/mail.log"
+[ "$(rows "$tmp/a.db" 'select count(*) from events')" = 2 ] && ok || bad "re-run added rows"
+printf '%s\n' "$L3" >>"$tmp/mail.log"
+expect 0 "grown file" -- "$bin" --db "$tmp/a.db" "$tmp/mail.log"
+[ "$(rows "$tmp/a.db" 'select count(*) from events')" = 3 ] && ok || bad "appended line not added once"
+[ "$(rows "$tmp/a.db" "select line_no from events where status='deferred'")" = 4 ] && ok || bad "line number after resume"
+
+# rotation: mail.log -> mail.log.1.gz, new mail.log; only new lines are added
+mv "$tmp/mail.log" "$tmp/mail.log.1"
+printf '%s\n' "$NOISE" >>"$tmp/mail.log.1"
+gzip "$tmp/mail.log.1"
+printf '%s\n' "$L4" >"$tmp/mail.log"
+expect 0 "rotated" -- "$bin" --db "$tmp/a.db" "$tmp/mail.log.1.gz" "$tmp/mail.log"
+[ "$(rows "$tmp/a.db" 'select count(*) from events')" = 4 ] && ok || bad "rotation: $(rows "$tmp/a.db" 'select count(*) from events') rows, expected 4"
+[ "$(rows "$tmp/a.db" 'select count(*) from sources')" = 2 ] && ok || bad "rotation: sources"
+
+# a missing file: one line naming it, the other input still read, exit 2
+expect 2 "missing file" -- "$bin" --db "$tmp/b.db" "$tmp/nope.log" "$tmp/mail.log"
+err_has "$tmp/nope.log: No such file or directory" "missing file"
+[ "$(rows "$tmp/b.db" 'select count(*) from events')" = 1 ] && ok || bad "other input read after a missing one"
+expect 2 "directory" -- "$bin" --db "$tmp/b.db" "$tmp"
+err_has "is a directory" "directory"
+if [ "$(id -u)" != 0 ]; then
+    cp "$tmp/mail.log" "$tmp/unreadable.log"; chmod 000 "$tmp/unreadable.log"
+    expect 2 "unreadable" -- "$bin" --db "$tmp/b.db" "$tmp/unreadable.log"
+    err_has "Permission denied" "unreadable"
+fi
+
+# broken patterns: FILE:LINE: offset N: message, exit 3
+mkdir "$tmp/pat"
+printf 'mta postfix\nrule x\nstatus sent\nmatch ^(?<queue_id>[a-\n' >"$tmp/pat/bad.pat"
+expect 3 "broken pattern" -- "$bin" --db :memory: --patterns "$tmp/pat" "$tmp/mail.log"
+err_has "$tmp/pat/bad.pat:4: offset " "broken pattern message"
+expect 3 "no pattern dir" -- "$bin" --db :memory: --patterns "$tmp/none" "$tmp/mail.log"
+
+# garbage: random bytes, NUL bytes, a huge line; counted, never a crash
+head -c 300000 /dev/urandom >"$tmp/junk.log"
+printf 'Nov 27 06:25:13 mx postfix/smtp[1]: A: to=<a\000b@x>, status=sent (ok)\n' >>"$tmp/junk.log"
+head -c 3000000 /dev/zero | tr '\0' 'x' >>"$tmp/junk.log"
+printf '\n%s\r\n' "$L1" >>"$tmp/junk.log"
+expect 0 "junk input" -- "$bin" --db "$tmp/j.db" "$tmp/junk.log"
+[ "$(rows "$tmp/j.db" "select count(*) from events where status='bounced'")" = 1 ] && ok || bad "line after junk"
+gzip -c "$tmp/junk.log" | head -c 20000 >"$tmp/cut.log.gz"
+expect 2 "truncated gzip" -- "$bin" --db "$tmp/j2.db" "$tmp/cut.log.gz"
+err_has "$tmp/cut.log.gz:" "truncated gzip names the file"
+
+# stdin, --unmatched
+printf '%s\nNov 27 06:25:13 mx postfix/smtp[1]: ZZ: to=<a@b>, status=weird (x)\n' "$L2" |
+    "$bin" --db :memory: --unmatched "$tmp/unm.txt" >"$tmp/out" 2>"$tmp/err"
+[ $? = 0 ] && ok || bad "stdin run"
+grep -q "status=weird" "$tmp/unm.txt" && ok || bad "--unmatched"
+[ "$(stat -c %a "$tmp/unm.txt")" = 600 ] && ok || bad "--unmatched mode"
+
+# thresholds: exit 4, report still printed
+expect 4 "bounce threshold" -- "$bin" --db :memory: --max-bounce-rate 10 "$tmp/mail.log.1.gz"
+out_has "Bounce causes" "report printed with exit 4"
+err_has "exceeds --max-bounce-rate" "threshold message"
+expect 0 "threshold not exceeded" -- "$bin" --db :memory: --max-bounce-rate 60 "$tmp/mail.log.1.gz"
+
+# a database from a newer schema version
+sqlite3 "$tmp/new.db" 'PRAGMA user_version=99;'
+expect 2 "newer schema" -- "$bin" --db "$tmp/new.db" "$tmp/mail.log"
+err_has "newer than this program's" "newer schema"
+# an unwritable database location
+expect 2 "db in missing dir" -- "$bin" --db "$tmp/no/such/dir/x.db" "$tmp/mail.log"
+err_has "$tmp/no/such/dir/x.db" "db error names the file"
+
+# --report-only reads nothing, reports on the database
+expect 0 "report-only" -- "$bin" --db "$tmp/a.db" --report-only
+out_has "events      4:" "report-only covers the whole database"
+# default database: XDG_STATE_HOME, created 0600
+XDG_STATE_HOME="$tmp/state" "$bin" "$tmp/mail.log" >/dev/null 2>&1
+[ "$(stat -c %a "$tmp/state/smtplog-report/smtplog.db" 2>/dev/null)" = 600 ] && ok || bad "default database"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,131 @@
+/*
+ * test_patterns.c - the pattern-file loader: good files, and every kind of
+ * broken file reported as FILE:LINE: cause.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "patterns.h"
+
+static void
+expect_error_n(const char *text, size_t len, const char *want)
+{
+	char *cause = NULL;
+	struct patterns *p = patterns_load_text("t.pat", text, len, &cause);
+
+	if (p != NULL)
+		fail_msg("loaded, expected '%s'", want);
+	assert_non_null(cause);
+	if (strstr(cause, want) == NULL)
+		fail_msg("cause '%s' lacks '%s'", cause, want);
+	free(cause);
+}
+
+static void
+expect_error(const char *text, const char *want)
+{
+	expect_error_n(text, strlen(text), want);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	expect_error("mta postfix\nrule a\nstatus sent\nmatch ^(?<queue_id>[a-z+)$\n",
+	    "t.pat:4: offset ");
+	expect_error("mta postfix\nrule a\nstatus sent\nmatch ^(?<bogus>x)$\n",
+	    "t.pat:4: rule postfix/a: unknown capture name 'bogus'");
+	expect_error("mta postfix\nrule a\nmatch ^x$\n", "t.pat:2: rule postfix/a: no 'status'");
+	expect_error("mta postfix\nrule a\nstatus sent\n", "t.pat:2: rule postfix/a has no 'match'");
+	expect_error("mta qmail\n", "t.pat:1: unknown mta 'qmail'");
+	expect_error("rule a\n", "t.pat:1: 'mta' must come before");
+	expect_error("mta postfix\nfrobnicate x\n", "t.pat:2: 'frobnicate' outside a rule");
+	expect_error("mta postfix\nrule a\nfrobnicate x\n", "t.pat:3: unknown directive 'frobnicate'");
+	expect_error("mta postfix\nrule a\nstatus sometimes\n", "t.pat:3: unknown status");
+	expect_error("mta postfix\nrule a\nclass 3\n", "t.pat:3: class must be 2, 4 or 5");
+	expect_error("  continued\n", "t.pat:1: continuation line without a directive");
+	expect_error("# nothing\n", "t.pat: no 'mta' line");
+	expect_error("mta postfix\nrule a\nstatus sent\nmatch ^\n  (?<queue_id>x\n", "t.pat:4: offset");
+	expect_error_n("mta postfix\0\n", 13, "NUL byte");
+}
+
+static void
+test_good(void **state)
+{
+	static const char text[] =
+	    "# comment\n"
+	    "mta postfix\r\n"
+	    "programs postfix\n"
+	    "candidate \" status=\"\n"
+	    "rule delivery\n"
+	    "program /smtp$\n"
+	    "require \", status=\"\n"
+	    "match ^(?<queue_id>[0-9A-F]+):\\x20to=<(?<recipient>[^>]*)>,\n"
+	    "   \\x20status=(?<status>\\w+)$\n";
+	char *cause = NULL;
+	struct patterns *p = patterns_load_text("t.pat", text, sizeof text - 1, &cause);
+	struct match m;
+	const char *msg = "ABC123: to=<a@b.example>, status=sent";
+	const char *other = "ABC123: to=<a@b.example>, status=sent trailing";
+
+	if (p == NULL)
+		fail_msg("%s", cause);
+	assert_int_equal(patterns_count_rules(p, MTA_POSTFIX), 1);
+	assert_true(patterns_match(p, MTA_POSTFIX, (struct span){"postfix/smtp", 12},
+	    (struct span){msg, strlen(msg)}, &m));
+	assert_string_equal(patterns_rule_name(m.rule), "postfix/delivery");
+	assert_int_equal(m.field[FIELD_QUEUE_ID].n, 6);
+	assert_int_equal(m.field[FIELD_RECIPIENT].n, 11);
+	assert_null(m.field[FIELD_DSN].p);
+	/* wrong program, wrong MTA, no match */
+	assert_false(patterns_match(p, MTA_POSTFIX, (struct span){"postfix/lmtp", 12},
+	    (struct span){msg, strlen(msg)}, &m));
+	assert_false(patterns_match(p, MTA_EXIM, (struct span){"postfix/smtp", 12},
+	    (struct span){msg, strlen(msg)}, &m));
+	assert_false(patterns_match(p, MTA_POSTFIX, (struct span){"postfix/smtp", 12},
+	    (struct span){other, strlen(other)}, &m));
+	assert_true(patterns_is_candidate(p, MTA_POSTFIX, (struct span){other, strlen(other)}));
+	patterns_free(p);
+}
+
+/* The shipped pattern directory loads. */
+static void
+test_shipped(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char *dir = xasprintf("%s/patterns", top ? top : ".");
+	char *cause = NULL;
+	struct patterns *p = patterns_load(dir, &cause);
+
+	(void)state;
+	if (p == NULL)
+		fail_msg("%s", cause);
+	assert_true(patterns_count_rules(p, MTA_POSTFIX) >= 4);
+	patterns_free(p);
+	free(dir);
+	p = patterns_load("/nonexistent-dir", &cause);
+	assert_null(p);
+	assert_non_null(strstr(cause, "/nonexistent-dir: No such file or directory"));
+	free(cause);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_shipped),
+	};
+
+	return cmocka_run_group_tests_name("patterns", tests, NULL, NULL);
+}
