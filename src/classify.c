@@ -296,6 +296,24 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		sig_url(s, p, n);
 		return;
 	}
+	/* key=value: keep the key, normalise the value */
+	{
+		const char *eq = memchr(p, '=', n);
+
+		if (eq != NULL && eq > p && eq + 1 < p + n) {
+			bool word = true;
+
+			for (const char *c = p; c < eq; c++) {
+				if (!is_alpha((unsigned char)*c) && *c != '_' && *c != '-')
+					word = false;
+			}
+			if (word) {
+				sig_put(s, p, (size_t)(eq - p) + 1);
+				sig_core(s, eq + 1, (size_t)(p + n - eq - 1), false);
+				return;
+			}
+		}
+	}
 	if (memchr(p, '@', n) != NULL) {
 		sig_str(s, "<addr>");
 		return;

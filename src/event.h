@@ -52,7 +52,7 @@ struct envelope {
 };
 
 #define CODE_MAX 12    /* "5.123.123" + NUL fits */
-#define REASON_MAX 240 /* reason signature bytes kept */
+#define REASON_MAX 400 /* reason signature bytes kept */
 
 /* One recipient outcome. */
 struct event {
