@@ -79,9 +79,11 @@ classify_event(struct event *ev)
 	const char *code = ev->enhanced_code;
 	struct span text;
 
+	ev->enhanced_from_dsn = false;
 	if (code[0] == '\0' && ev->dsn[0] != '\0') {
 		memcpy(ev->enhanced_code, ev->dsn, CODE_MAX);
 		code = ev->enhanced_code;
+		ev->enhanced_from_dsn = true;
 	}
 	ev->class_code = ev->subject = ev->detail = -1;
 	if (ev->reply_code != 0)

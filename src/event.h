@@ -65,6 +65,7 @@ struct event {
 	int reply_code;             /* 0: none logged */
 	char enhanced_code[CODE_MAX]; /* "" when none */
 	char dsn[CODE_MAX];           /* "" when none */
+	bool enhanced_from_dsn;       /* enhanced_code is the dsn, not the reply's */
 	int class_code, subject, detail; /* -1 when unknown */
 	int default_class;               /* the rule's class for code-less lines, or 0 */
 	char reason[REASON_MAX + 1];

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "analyze.h"
+#include "codes.h"
 #include "diag.h"
 #include "ingest.h"
 #include "options.h"
@@ -84,6 +86,28 @@ main(int argc, char **argv)
 		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 		return EXIT_OK;
 	}
+	if (opt.command == CMD_EXPLAIN || opt.command == CMD_CODES) {
+		char *path = xasprintf("%s/codes.tsv",
+		    opt.patterns ? opt.patterns : patterns_default_dir());
+		struct codes *kb = codes_load(path, &cause);
+		int rc = EXIT_OK;
+
+		free(path);
+		if (kb == NULL) {
+			diag_warn("%s", cause);
+			free(cause);
+			return EXIT_PATTERNS;
+		}
+		if (opt.command == CMD_CODES)
+			codes_list(kb, opt.code_class, stdout);
+		else if (codes_explain(kb, opt.nfiles, opt.files, stdout, &cause) != 0) {
+			diag_warn("%s", cause);
+			rc = EXIT_USAGE;
+		}
+		codes_free(kb);
+		free(cause);
+		return rc;
+	}
 	if (opt.nfiles == 0 && !opt.report_only) {
 		if (isatty(STDIN_FILENO)) {
 			diag_warn("no input: name a log FILE, - for stdin, or use --report-only "
@@ -116,6 +140,26 @@ main(int argc, char **argv)
 		status = EXIT_IO;
 		goto done;
 	}
+	{
+		/* the knowledge base goes into every database, for hints and joins */
+		char *path = xasprintf("%s/codes.tsv",
+		    opt.patterns ? opt.patterns : patterns_default_dir());
+		struct codes *kb = codes_load(path, &cause);
+
+		free(path);
+		if (kb == NULL) {
+			diag_warn("%s", cause);
+			status = EXIT_PATTERNS;
+			goto done;
+		}
+		if (store_sync_codes(st, kb, &cause) != 0 || store_commit(st, &cause) != 0) {
+			diag_warn("%s", cause);
+			codes_free(kb);
+			status = EXIT_IO;
+			goto done;
+		}
+		codes_free(kb);
+	}
 	if (opt.unmatched != NULL && !opt.report_only) {
 		iopt.unmatched = open_private(opt.unmatched, &cause);
 		if (iopt.unmatched == NULL) {
@@ -127,6 +171,8 @@ main(int argc, char **argv)
 	iopt.forced_year = opt.year;
 	iopt.progress = opt.progress == 1 || (opt.progress == -1 && isatty(STDERR_FILENO));
 	if (!opt.report_only) {
+		int64_t before = store_max_event_id(st);
+
 		ids = xcalloc((size_t)opt.nfiles, sizeof *ids);
 		for (int i = 0; i < opt.nfiles; i++) {
 			struct ingest_result res;
@@ -141,6 +187,10 @@ main(int argc, char **argv)
 				diag_warn("%s: %llu lines longer than %d bytes were cut",
 				    opt.files[i], (unsigned long long)res.too_long, 1024 * 1024);
 		}
+		if (analyze_events(st, pats, before, &cause) != 0) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+		}
 	} else if (opt.nfiles > 0) {
 		diag_warn("--report-only reads no FILE: reporting on the whole database");
 	}
@@ -152,6 +202,10 @@ main(int argc, char **argv)
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 		}
+	}
+	if (store_commit(st, &cause) != 0) {
+		diag_warn("%s", cause);
+		status = EXIT_IO;
 	}
 	if (opt.output != NULL) {
 		out = open_private(opt.output, &cause);

@@ -58,6 +58,8 @@ void
 options_usage(FILE *out)
 {
 	fputs("Usage: smtplog-report [OPTION]... [FILE]...\n"
+	      "       smtplog-report explain CODE|REPLY...\n"
+	      "       smtplog-report codes [--class 2|3|4|5]\n"
 	      "Read Postfix, Exim and Sendmail logs (plain, .gz, or - for stdin), store every\n"
 	      "delivery outcome and SMTP-time rejection in an SQLite database, and print why\n"
 	      "mail failed.  With no FILE, read stdin when it is not a terminal.\n"
@@ -84,6 +86,12 @@ options_usage(FILE *out)
 	      "      --progress, --no-progress  progress on stderr (default: when a terminal)\n"
 	      "  -h, --help               show this help and exit\n"
 	      "  -V, --version            show the version and exit\n"
+	      "\n"
+	      "Commands:\n"
+	      "  explain CODE...          what a reply code (550), an enhanced status code\n"
+	      "                           (5.1.1) or a whole reply (\"550 5.1.1 User unknown\")\n"
+	      "                           means, whether to retry, and how to fix it\n"
+	      "  codes [--class N]        list every known code, by class and subject\n"
 	      "\n"
 	      "Exit status: 0 success, 1 usage error, 2 an input or the database could not be\n"
 	      "read or written, 3 a pattern file is broken, 4 a --max-*-rate was exceeded.\n"
@@ -295,6 +303,27 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 	}
 	o->nfiles = argc - optind;
 	o->files = argv + optind;
+	if (o->nfiles > 0 && strcmp(o->files[0], "explain") == 0) {
+		o->command = CMD_EXPLAIN;
+		o->files++;
+		o->nfiles--;
+	} else if (o->nfiles > 0 && strcmp(o->files[0], "codes") == 0) {
+		o->command = CMD_CODES;
+		for (int i = 1; i < o->nfiles; i++) {
+			const char *v = NULL;
+
+			if (strcmp(o->files[i], "--class") == 0 && i + 1 < o->nfiles)
+				v = o->files[++i];
+			else if (strncmp(o->files[i], "--class=", 8) == 0)
+				v = o->files[i] + 8;
+			if (v == NULL || parse_int(v, 2, 5, &o->code_class) != 0) {
+				set_cause(cause, "codes: expected --class 2|3|4|5, not '%s'",
+				    v ? v : o->files[i]);
+				return -1;
+			}
+		}
+		o->nfiles = 0;
+	}
 	return 0;
 }
 

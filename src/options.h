@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <time.h>
 
-enum command { CMD_REPORT, CMD_HELP, CMD_VERSION };
+enum command { CMD_REPORT, CMD_HELP, CMD_VERSION, CMD_EXPLAIN, CMD_CODES };
 
 struct options {
 	enum command command;
@@ -31,6 +31,7 @@ struct options {
 	int progress;            /* -1 auto, 0 off, 1 on */
 	int64_t since, until;    /* epoch, 0 open */
 	int keep_days;           /* 0: keep all */
+	int code_class;          /* codes --class N, 0: all */
 	double max_bounce_rate;  /* <0: unset */
 	double max_deferral_rate;
 };

@@ -18,6 +18,13 @@
  *                               logs no code for its own rejects)
  *     match ^(?<queue_id>\w+): ...   the regex, on the message text
  *
+ *   signature greylist postgrey Greylisted, see http://postgrey
+ *                               a wording signature: SET, NAME, and a
+ *                               case-insensitive regex on a response text
+ *                               (greylist, other-cause, transient,
+ *                               permanent); a file of signatures needs no
+ *                               'mta' line
+ *
  * Literals may be written in double quotes to keep spaces at their ends.
  * Regexes are compiled without auto-capture: only named groups capture, and
  * every name must be an event field (enum field).
@@ -57,8 +64,17 @@ struct rule {
 	uint32_t group[FIELD_COUNT]; /* capture group number, 0 if absent */
 };
 
+struct signature {
+	char *set;  /* "greylist", "other-cause", "transient", "permanent" */
+	char *name; /* "postgrey" */
+	pcre2_code *re;
+	bool jit;
+};
+
 struct pattern_set {
 	char *path;
+	struct signature *sigs;
+	size_t nsigs;
 	enum mta mta;
 	struct literal *programs;
 	size_t nprograms;
@@ -137,6 +153,12 @@ rule_free(struct rule *r)
 static void
 set_free(struct pattern_set *s)
 {
+	for (size_t i = 0; i < s->nsigs; i++) {
+		free(s->sigs[i].set);
+		free(s->sigs[i].name);
+		pcre2_code_free(s->sigs[i].re);
+	}
+	free(s->sigs);
 	free(s->path);
 	literal_free(s->programs, s->nprograms);
 	literal_free(s->candidates, s->ncandidates);
@@ -189,15 +211,15 @@ literal_add(struct literal **arr, size_t *n, struct literal l)
 
 /* compile - compile RE; on error *cause "FILE:LINE: offset N: message" */
 static pcre2_code *
-compile(const char *re, const char *file, int line, bool *jit, char **cause)
+compile_opts(const char *re, uint32_t opts, const char *file, int line, bool *jit, char **cause)
 {
 	int err;
 	PCRE2_SIZE off;
 	pcre2_code *code;
 	PCRE2_UCHAR msg[256];
 
-	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_NO_AUTO_CAPTURE, &err,
-	    &off, NULL);
+	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_NO_AUTO_CAPTURE | opts,
+	    &err, &off, NULL);
 	if (code == NULL) {
 		pcre2_get_error_message(err, msg, sizeof msg);
 		set_cause(cause, "%s:%d: offset %zu: %s", file, line, (size_t)off, (char *)msg);
@@ -205,6 +227,12 @@ compile(const char *re, const char *file, int line, bool *jit, char **cause)
 	}
 	*jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
 	return code;
+}
+
+static pcre2_code *
+compile(const char *re, const char *file, int line, bool *jit, char **cause)
+{
+	return compile_opts(re, 0, file, line, jit, cause);
 }
 
 /* rule_map_groups - every named group must be a field */
@@ -319,6 +347,34 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 		for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 			literal_add(&s->programs, &s->nprograms, unquote(w));
 		free(copy);
+		return true;
+	}
+	if (strcmp(key, "signature") == 0) {
+		/* signature SET NAME REGEX */
+		char *copy = xstrdup(val), *save = NULL;
+		char *set = strtok_r(copy, " \t", &save);
+		char *name = set ? strtok_r(NULL, " \t", &save) : NULL;
+		char *re = save;
+		struct signature sig = {0};
+
+		while (re != NULL && (*re == ' ' || *re == '\t'))
+			re++;
+		if (set == NULL || name == NULL || re == NULL || *re == '\0') {
+			set_cause(ld->cause, "%s:%d: expected 'signature SET NAME REGEX'", ld->file,
+			    line);
+			free(copy);
+			return false;
+		}
+		sig.re = compile_opts(re, PCRE2_CASELESS, ld->file, line, &sig.jit, ld->cause);
+		if (sig.re == NULL) {
+			free(copy);
+			return false;
+		}
+		sig.set = xstrdup(set);
+		sig.name = xstrdup(name);
+		free(copy);
+		s->sigs = xreallocarray(s->sigs, s->nsigs + 1, sizeof *s->sigs);
+		s->sigs[s->nsigs++] = sig;
 		return true;
 	}
 	if (strcmp(key, "candidate") == 0) {
@@ -452,7 +508,7 @@ load_text(struct pattern_set *set, const char *name, const char *text, size_t le
 		free(ld.match_re);
 		free(ld.program_re);
 	}
-	if (ok && set->mta == MTA_NONE) {
+	if (ok && set->mta == MTA_NONE && set->nsigs == 0) {
 		set_cause(cause, "%s: no 'mta' line", name);
 		ok = false;
 	}
@@ -750,6 +806,35 @@ patterns_count_rules(const struct patterns *pats, enum mta mta)
 	for (size_t i = 0; i < pats->nsets; i++) {
 		if (mta == MTA_NONE || pats->sets[i].mta == mta)
 			n += pats->sets[i].nrules;
+	}
+	return n;
+}
+
+const char *
+patterns_signature(struct patterns *pats, const char *set, const char *text, size_t len)
+{
+	for (size_t i = 0; i < pats->nsets; i++) {
+		const struct pattern_set *s = &pats->sets[i];
+
+		for (size_t k = 0; k < s->nsigs; k++) {
+			const struct signature *sig = &s->sigs[k];
+
+			if (strcmp(sig->set, set) == 0 &&
+			    run_re(pats, sig->re, sig->jit, (struct span){text, len}) >= 0)
+				return sig->name;
+		}
+	}
+	return NULL;
+}
+
+size_t
+patterns_count_signatures(const struct patterns *pats, const char *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pats->nsets; i++) {
+		for (size_t k = 0; k < pats->sets[i].nsigs; k++)
+			n += strcmp(pats->sets[i].sigs[k].set, set) == 0;
 	}
 	return n;
 }

@@ -76,4 +76,10 @@ size_t patterns_count_rules(const struct patterns *pats, enum mta mta);
 
 const char *field_name(enum field f);
 
+/* patterns_signature - the name of the first signature of SET whose regex
+ * matches TEXT, or NULL */
+const char *patterns_signature(struct patterns *pats, const char *set, const char *text,
+    size_t len);
+size_t patterns_count_signatures(const struct patterns *pats, const char *set);
+
 #endif

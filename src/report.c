@@ -237,6 +237,8 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"permanent failures: the message was returned to its sender",
 		"SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
 		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
+		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
+		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
 		" min(response) AS example"
 		" FROM events e WHERE" SCOPE_WHERE " AND status = 'bounced'"
 		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
@@ -246,6 +248,8 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"temporary failures: the MTA keeps the message and retries",
 		"SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
 		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
+		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
+		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
 		" min(response) AS example"
 		" FROM events e WHERE" SCOPE_WHERE " AND status = 'deferred'"
 		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
@@ -255,9 +259,86 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"refused by this server while the client was connected",
 		"SELECT count(*) AS events, count(DISTINCT client) AS clients,"
 		" count(DISTINCT recipient) AS recipients, enhanced_code, reply_code, reason,"
+		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
+		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
 		" min(response) AS example"
 		" FROM events e WHERE" SCOPE_WHERE " AND status = 'rejected'"
 		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "greylisting", "Greylisting",
+		"outbound: remote servers greylisting our mail (share of all deferrals); inbound: "
+		"this server greylisting senders (share of its 4xx rejections)",
+		"WITH g AS (SELECT g.*, e.recipient FROM greylisting g JOIN events e ON e.id = g.event_id"
+		"   WHERE" SCOPE_WHERE "),"
+		" d AS (SELECT direction, accepted_event_id, max(delay) AS delay FROM g"
+		"   WHERE delay IS NOT NULL GROUP BY direction, accepted_event_id),"
+		" r AS (SELECT direction, delay, row_number() OVER (PARTITION BY direction ORDER BY delay)"
+		"   AS rn, count(*) OVER (PARTITION BY direction) AS n FROM d),"
+		" s AS (SELECT direction, max(n) AS accepted,"
+		"   min(CASE WHEN rn >= (n + 1) / 2 THEN delay END) AS median,"
+		"   min(CASE WHEN rn * 10 >= n * 9 THEN delay END) AS p90 FROM r GROUP BY direction)"
+		" SELECT g.direction, count(*) AS events,"
+		" printf('%.1f%%', 100.0 * count(*) / max(1, (SELECT count(*) FROM events e WHERE"
+		SCOPE_WHERE " AND (CASE g.direction WHEN 'outbound' THEN e.status = 'deferred'"
+		"   ELSE e.status = 'rejected' AND e.class = 4 END)))) AS share,"
+		" sum(g.basis = 'text') AS by_text, sum(g.basis = 'retry') AS by_retry,"
+		" count(DISTINCT g.recipient) AS recipients, s.accepted,"
+		" CASE WHEN s.median IS NULL THEN NULL WHEN s.median < 3600"
+		"   THEN printf('%dm%02ds', s.median / 60, s.median % 60)"
+		"   ELSE printf('%dh%02dm', s.median / 3600, s.median % 3600 / 60) END AS median_delay,"
+		" CASE WHEN s.p90 IS NULL THEN NULL WHEN s.p90 < 3600"
+		"   THEN printf('%dm%02ds', s.p90 / 60, s.p90 % 60)"
+		"   ELSE printf('%dh%02dm', s.p90 / 3600, s.p90 % 3600 / 60) END AS p90_delay"
+		" FROM g LEFT JOIN s ON s.direction = g.direction"
+		" GROUP BY g.direction ORDER BY g.direction DESC",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "greylisting_domains", "Greylisting by recipient domain (outbound)",
+		NULL,
+		"SELECT e.recipient_domain AS domain, count(*) AS deferrals,"
+		" count(DISTINCT e.recipient) AS recipients, max(e.relay) AS relay"
+		" FROM greylisting g JOIN events e ON e.id = g.event_id WHERE" SCOPE_WHERE
+		" AND g.direction = 'outbound'"
+		" GROUP BY e.recipient_domain ORDER BY deferrals DESC, domain LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "greylisting_clients", "Greylisting by client (inbound)", NULL,
+		"SELECT e.client, count(*) AS rejections, count(DISTINCT e.sender) AS senders,"
+		" count(DISTINCT e.recipient) AS recipients"
+		" FROM greylisting g JOIN events e ON e.id = g.event_id WHERE" SCOPE_WHERE
+		" AND g.direction = 'inbound'"
+		" GROUP BY e.client ORDER BY rejections DESC, e.client LIMIT ?4",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "miscategorized", "Miscategorized replies",
+		"replies whose class says one thing and whose words or fate say another",
+		"SELECT m.rule, count(*) AS events, count(DISTINCT e.recipient) AS recipients,"
+		" CASE m.rule"
+		"  WHEN 'class-mismatch' THEN 'reply and enhanced code disagree; the MTA acts on the"
+		" reply code'"
+		"  WHEN 'transient-text-under-5xx' THEN 'a permanent code for a temporary problem:"
+		" mail bounced that a retry would have delivered'"
+		"  WHEN 'permanent-text-under-4xx' THEN 'a temporary code for a permanent problem:"
+		" the sender retries in vain for days'"
+		"  WHEN '4xx-until-expiry' THEN 'retried until the queue lifetime ran out: effectively"
+		" permanent, sender learns late'"
+		"  WHEN '5xx-then-delivered' THEN 'refused permanently, then delivered: effectively"
+		" temporary'"
+		" END AS meaning"
+		" FROM miscategorized m JOIN events e ON e.id = m.event_id WHERE" SCOPE_WHERE
+		" GROUP BY m.rule ORDER BY events DESC, m.rule",
+		cause) != 0)
+		goto fail;
+	if (add_table(r, db, "miscategorized_examples", "Miscategorized replies: top reasons",
+		NULL,
+		"WITH x AS (SELECT m.rule, count(*) AS events, e.reply_code, e.enhanced_code, e.reason,"
+		"  min(e.response) AS example, row_number() OVER (PARTITION BY m.rule"
+		"  ORDER BY count(*) DESC, e.reason) AS rn"
+		"  FROM miscategorized m JOIN events e ON e.id = m.event_id WHERE" SCOPE_WHERE
+		"  GROUP BY m.rule, e.reply_code, e.enhanced_code, e.reason)"
+		" SELECT rule, events, reply_code, enhanced_code, reason, example FROM x WHERE rn <= 3"
+		" ORDER BY rule, events DESC, reason",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "domains", "Top failing recipient domains", NULL,
@@ -386,13 +467,37 @@ render_heading(FILE *out, const char *title, const char *note)
 		fprintf(out, "(%s)\n", note);
 }
 
-/* render_table_text - columns sized to content; a column named "example"
- * goes on its own line under its row; the last column takes what is left */
+/* Columns printed on a line of their own under their row, with a prefix. */
+static const struct {
+	const char *name, *prefix;
+} text_subline[] = {
+	{"meaning", "    "},
+	{"example", "    e.g. "},
+	{"hint", "    fix: "},
+};
+#define NSUBLINE (sizeof text_subline / sizeof text_subline[0])
+
+static int
+subline_of(const char *col)
+{
+	for (size_t i = 0; i < NSUBLINE; i++) {
+		if (strcmp(col, text_subline[i].name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* render_table_text - columns sized to content; "meaning", "example" and
+ * "hint" go on lines of their own under their row; the last column takes
+ * what is left of WIDTH */
 static void
 render_table_text(const struct table *t, FILE *out, int width)
 {
 	int w[32] = {0};
-	size_t ex = (size_t)-1, ncols = t->ncols < 32 ? t->ncols : 32, last;
+	size_t sub[NSUBLINE];
+	size_t ncols = t->ncols < 32 ? t->ncols : 32, last;
+	size_t enh = (size_t)-1, reply = (size_t)-1;
+	bool is_sub[32] = {false};
 	int used = 0;
 
 	render_heading(out, t->title, t->note);
@@ -400,28 +505,39 @@ render_table_text(const struct table *t, FILE *out, int width)
 		fprintf(out, "none\n");
 		return;
 	}
+	for (size_t i = 0; i < NSUBLINE; i++)
+		sub[i] = (size_t)-1;
 	for (size_t c = 0; c < ncols; c++) {
-		if (strcmp(t->cols[c], "example") == 0) {
-			ex = c;
+		int k = subline_of(t->cols[c]);
+
+		if (k >= 0) {
+			sub[k] = c;
+			is_sub[c] = true;
 			continue;
 		}
+		if (strcmp(t->cols[c], "enhanced_code") == 0)
+			enh = c;
+		else if (strcmp(t->cols[c], "reply_code") == 0)
+			reply = c;
 		w[c] = text_width(t->cols[c]);
 		for (size_t r = 0; r < t->nrows; r++) {
-			int k = text_width(t->cells[r * t->ncols + c].text);
+			int k2 = text_width(t->cells[r * t->ncols + c].text);
 
-			if (k > w[c])
-				w[c] = k;
+			if (k2 > w[c])
+				w[c] = k2;
 		}
 	}
-	last = ex == ncols - 1 ? ncols - 2 : ncols - 1;
+	last = ncols - 1;
+	while (last > 0 && is_sub[last])
+		last--;
 	for (size_t c = 0; c < last; c++) {
-		if (c != ex)
+		if (!is_sub[c])
 			used += w[c] + 2;
 	}
 	if (w[last] > width - used && !t->cells[last].integer)
 		w[last] = width - used > 10 ? width - used : 10;
-	for (size_t c = 0; c < ncols; c++) {
-		if (c == ex)
+	for (size_t c = 0; c <= last; c++) {
+		if (is_sub[c])
 			continue;
 		put_clipped(out, t->cols[c], w[c], t->cells[c].integer, c != last);
 		if (c != last)
@@ -431,17 +547,32 @@ render_table_text(const struct table *t, FILE *out, int width)
 	for (size_t r = 0; r < t->nrows; r++) {
 		const struct cell *row = &t->cells[r * t->ncols];
 
-		for (size_t c = 0; c < ncols; c++) {
-			if (c == ex)
+		for (size_t c = 0; c <= last; c++) {
+			if (is_sub[c])
 				continue;
 			put_clipped(out, row[c].text, w[c], row[c].integer, c != last);
 			if (c != last)
 				fputs("  ", out);
 		}
 		fputc('\n', out);
-		if (ex != (size_t)-1 && row[ex].text != NULL) {
-			fputs("    e.g. ", out);
-			put_clipped(out, row[ex].text, width - 9, false, false);
+		for (size_t k = 0; k < NSUBLINE; k++) {
+			const char *text = sub[k] != (size_t)-1 ? row[sub[k]].text : NULL;
+			char more[64] = "";
+			int room;
+
+			if (text == NULL)
+				continue;
+			if (strcmp(text_subline[k].name, "hint") == 0) {
+				const char *rc = reply != (size_t)-1 ? row[reply].text : NULL;
+				const char *ec = enh != (size_t)-1 ? row[enh].text : NULL;
+
+				snprintf(more, sizeof more, "  [explain%s%s%s%s]", rc ? " " : "",
+				    rc ? rc : "", ec ? " " : "", ec ? ec : "");
+			}
+			room = width - (int)strlen(text_subline[k].prefix) - (int)strlen(more);
+			fputs(text_subline[k].prefix, out);
+			put_clipped(out, text, room, false, false);
+			fputs(more, out);
 			fputc('\n', out);
 		}
 	}

@@ -11,6 +11,7 @@
 #include "store.h"
 
 #include "diag.h"
+#include "codes.h"
 #include "envelope.h"
 
 #include <errno.h>
@@ -71,7 +72,8 @@ static const char schema_sql[] =
     "  detail INTEGER,\n"
     "  response TEXT,\n"
     "  reason TEXT,\n"
-    "  rule TEXT\n"
+    "  rule TEXT,\n"
+    "  enhanced_source TEXT\n"     /* 'reply' or 'dsn' */
     ");\n"
     "CREATE INDEX IF NOT EXISTS events_source ON events(source_id, line_no);\n"
     "CREATE INDEX IF NOT EXISTS events_status ON events(status, ts_epoch);\n"
@@ -93,6 +95,29 @@ static const char schema_sql[] =
     "         count(DISTINCT client) AS clients, min(response) AS example\n"
     "  FROM events WHERE status = 'rejected'\n"
     "  GROUP BY class, enhanced_code, reply_code, reason ORDER BY events DESC;\n"
+    "CREATE TABLE IF NOT EXISTS codes(\n"
+    "  code TEXT PRIMARY KEY,\n"   /* '550', '5.1.1', '5.X.X', 'X.1.X' */
+    "  kind TEXT NOT NULL,\n"      /* reply, enhanced, class, subject */
+    "  class INTEGER, subject INTEGER, detail INTEGER,\n"
+    "  title TEXT, meaning TEXT, retry TEXT, causes TEXT,\n"
+    "  sender_fix TEXT, receiver_fix TEXT, providers TEXT,\n"
+    "  hint TEXT\n"                /* the first step of sender_fix */
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);\n"
+    "CREATE TABLE IF NOT EXISTS greylisting(\n"
+    "  event_id INTEGER PRIMARY KEY REFERENCES events(id),\n"
+    "  basis TEXT NOT NULL,\n"        /* text | retry */
+    "  signature TEXT,\n"             /* the signature that matched (text) */
+    "  direction TEXT NOT NULL,\n"    /* outbound: a remote greylisted us; inbound: we did */
+    "  accepted_event_id INTEGER,\n"  /* the acceptance on a later retry */
+    "  delay INTEGER\n"               /* seconds from the first deferral to acceptance */
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS miscategorized(\n"
+    "  event_id INTEGER NOT NULL REFERENCES events(id),\n"
+    "  rule TEXT NOT NULL,\n"
+    "  detail TEXT,\n"
+    "  PRIMARY KEY(event_id, rule)\n"
+    ");\n"
     "CREATE VIEW IF NOT EXISTS class_subject AS\n"
     "  SELECT class, subject, count(*) AS events FROM events\n"
     "  WHERE class IS NOT NULL GROUP BY class, subject ORDER BY class, subject;\n";
@@ -187,7 +212,9 @@ store_open(const char *path, char **cause)
 		    path, version, STORE_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (version < STORE_SCHEMA_VERSION) {
+	{
+		/* every statement is IF NOT EXISTS: running it each time adds what
+		 * an older database of this version lacks */
 		char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;",
 		    schema_sql, STORE_SCHEMA_VERSION);
 		int rc = exec(st, sql, cause);
@@ -203,9 +230,10 @@ store_open(const char *path, char **cause)
 	if (prepare(st,
 		"INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
 		" status, sender, recipient, recipient_domain, orig_recipient, relay, client,"
-		" reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule)"
+		" reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule,"
+		" enhanced_source)"
 		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-		"?21,?22,?23,?24)",
+		"?21,?22,?23,?24,?25)",
 		&st->insert_event, cause) != 0 ||
 	    prepare(st,
 		"UPDATE sources SET offset=?2, lines=?3, matched=?4, candidates=?5, unparsed=?6,"
@@ -432,6 +460,10 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 	bind_span(s, 22, ev->response);
 	bind_opt_text(s, 23, ev->reason);
 	sqlite3_bind_text(s, 24, ev->rule, -1, SQLITE_STATIC);
+	if (ev->enhanced_code[0] == '\0')
+		sqlite3_bind_null(s, 25);
+	else
+		sqlite3_bind_text(s, 25, ev->enhanced_from_dsn ? "dsn" : "reply", -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		sqlite3_reset(s);
@@ -468,6 +500,37 @@ store_checkpoint(struct store *st, const struct source_state *src, char **cause)
 }
 
 int64_t
+store_max_event_id(struct store *st)
+{
+	sqlite3_stmt *s;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT max(id) FROM events", -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return id;
+}
+
+int
+store_begin(struct store *st, char **cause)
+{
+	return begin(st, cause);
+}
+
+int
+store_commit(struct store *st, char **cause)
+{
+	if (!st->in_tx)
+		return 0;
+	if (exec(st, "COMMIT", cause) != 0)
+		return -1;
+	st->in_tx = false;
+	return 0;
+}
+
+int64_t
 store_prune(struct store *st, int64_t epoch, char **cause)
 {
 	sqlite3_stmt *s;
@@ -484,4 +547,94 @@ store_prune(struct store *st, int64_t epoch, char **cause)
 	n = sqlite3_changes64(st->db);
 	sqlite3_finalize(s);
 	return n;
+}
+
+/* codes_row_insert - one knowledge-base row under CODE (a concrete code) */
+static int
+codes_row_insert(struct store *st, sqlite3_stmt *ins, const char *code, const char *kind,
+    const struct code_entry *e, char **cause)
+{
+	int klass = -1, subject = -1, detail = -1;
+	const char *bar = strstr(e->sender_fix, " | ");
+
+	if (strcmp(kind, "reply") == 0)
+		klass = code[0] - '0';
+	else {
+		if (code[0] != 'X')
+			klass = code[0] - '0';
+		if (code[2] != 'X')
+			subject = atoi(code + 2);
+		if (strcmp(kind, "enhanced") == 0)
+			detail = atoi(strchr(code + 2, '.') + 1);
+	}
+	sqlite3_reset(ins);
+	sqlite3_bind_text(ins, 1, code, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(ins, 2, kind, -1, SQLITE_STATIC);
+	bind_opt_int(ins, 3, klass, -1);
+	bind_opt_int(ins, 4, subject, -1);
+	bind_opt_int(ins, 5, detail, -1);
+	sqlite3_bind_text(ins, 6, e->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 7, e->meaning, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 8, e->retry, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 9, e->causes, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 10, e->sender_fix, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 11, e->receiver_fix, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 12, e->providers, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 13, e->sender_fix, bar ? (int)(bar - e->sender_fix) : -1,
+	    SQLITE_STATIC);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_sync_codes(struct store *st, const struct codes *codes, char **cause)
+{
+	sqlite3_stmt *ins = NULL;
+	int rc = -1;
+
+	if (begin(st, cause) != 0)
+		return -1;
+	if (exec(st, "DELETE FROM codes", cause) != 0 ||
+	    prepare(st, "INSERT OR IGNORE INTO codes(code, kind, class, subject, detail, title,"
+		" meaning, retry, causes, sender_fix, receiver_fix, providers, hint)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)", &ins, cause) != 0)
+		goto out;
+	/* class-specific rows first: INSERT OR IGNORE keeps them over X rows */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < codes_count(codes); i++) {
+			const struct code_entry *e = codes_entry(codes, i);
+			const char *c = e->code;
+			size_t n = strlen(c);
+			bool generic = c[0] == 'X';
+
+			if (n == 3) {
+				if (pass == 0 && codes_row_insert(st, ins, c, "reply", e, cause) != 0)
+					goto out;
+			} else if (n >= 5 && (c[2] == 'X' || c[4] == 'X')) {
+				if (pass == 0 && codes_row_insert(st, ins, c,
+				    c[2] == 'X' ? "class" : "subject", e, cause) != 0)
+					goto out;
+			} else if (!generic) {
+				if (pass == 0 && codes_row_insert(st, ins, c, "enhanced", e, cause) != 0)
+					goto out;
+			} else if (pass == 1) {
+				static const int classes[] = {2, 4, 5};
+
+				for (int k = 0; k < 3; k++) {
+					char concrete[CODE_MAX + 2];
+
+					codes_concrete(c, classes[k], concrete, sizeof concrete);
+					if (codes_row_insert(st, ins, concrete, "enhanced", e, cause) != 0)
+						goto out;
+				}
+			}
+		}
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(ins);
+	return rc;
 }

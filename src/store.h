@@ -54,6 +54,17 @@ int store_add_event(struct store *st, const struct source_state *src, uint64_t l
  * since the last checkpoint, in one transaction */
 int store_checkpoint(struct store *st, const struct source_state *src, char **cause);
 
+struct codes;
+/* store_sync_codes - replace the codes table with the knowledge base
+ * (committed with the next checkpoint or store_commit) */
+int store_sync_codes(struct store *st, const struct codes *codes, char **cause);
+/* store_max_event_id - the highest events.id, 0 when empty */
+int64_t store_max_event_id(struct store *st);
+/* store_begin - open a write transaction if none is open */
+int store_begin(struct store *st, char **cause);
+/* store_commit - commit what is pending */
+int store_commit(struct store *st, char **cause);
+
 /* store_prune - delete events older than EPOCH; returns rows or -1 */
 int64_t store_prune(struct store *st, int64_t epoch, char **cause);
 

@@ -1,0 +1,31 @@
+/*
+ * analyze.h - findings that need more than one line: greylisting and
+ * miscategorized replies (SPEC section 3), computed over the database.
+ *
+ * Owns: the greylisting and miscategorized tables' contents.  Runs after
+ * ingestion over the new events and every event of the same messages, so a
+ * message whose lines span several files or runs is judged on all of them.
+ * Correlation key: MTA, host, queue ID and recipient, within time bounds
+ * (Postfix reuses short queue IDs).
+ */
+#ifndef SMTPLOG_ANALYZE_H
+#define SMTPLOG_ANALYZE_H
+
+#include "patterns.h"
+#include "store.h"
+
+/* Greylisting by behaviour: acceptance between these many seconds after
+ * the first deferral. */
+#define GREYLIST_MIN_DELAY 60
+#define GREYLIST_MAX_DELAY 43200 /* 12 hours */
+/* How far apart two lines of one message may be (queue IDs repeat). */
+#define MESSAGE_WINDOW 2592000 /* 30 days */
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* analyze_events - (re)compute findings for events with id > AFTER_ID and
+ * all events sharing a message with them; 0, or -1 with *cause */
+int analyze_events(struct store *st, struct patterns *pats, int64_t after_id, char **cause);
+
+#endif
