@@ -1,0 +1,37 @@
+#!/bin/sh
+# findings.sh - greylisting and miscategorized replies on
+# tests/fixtures/findings.log must be exactly tests/fixtures/findings.expected;
+# the same when the log is read in two halves by two runs (a message's lines
+# spanning files and runs).
+set -u
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+bin="$top_builddir/src/smtplog-report"
+fix="$top_srcdir/tests/fixtures"
+tmp=$(mktemp -d /tmp/smtplog-findings-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+query="SELECT e.line_no || ' greylist ' || g.basis || coalesce(' ' || g.signature, '')
+         || coalesce(' delay=' || g.delay, '') AS f, e.line_no AS n
+       FROM greylisting g JOIN events e ON e.id = g.event_id
+       UNION ALL SELECT e.line_no || ' ' || m.rule, e.line_no
+       FROM miscategorized m JOIN events e ON e.id = m.event_id
+       ORDER BY n, f"
+grep -v '^#' "$fix/findings.expected" >"$tmp/want"
+
+check() { # NAME DB LINE_OFFSET
+    sqlite3 "$2" "$query" | cut -d'|' -f1 | awk -v off="$3" '{ $1 = $1 + off; print }' >"$tmp/got"
+    if diff -u "$tmp/want" "$tmp/got" >&2; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1" >&2; fi
+}
+TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/one.db" --year 2026 "$fix/findings.log" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL: run: $(cat "$tmp/err")" >&2; fail=$((fail + 1)); }
+check "one run" "$tmp/one.db" 0
+# two halves, two runs: line numbers of the second half restart at 1
+head -n 16 "$fix/findings.log" >"$tmp/a.log"
+tail -n +17 "$fix/findings.log" >"$tmp/b.log"
+TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/two.db" --year 2026 "$tmp/a.log" >/dev/null 2>&1
+TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/two.db" --year 2026 "$tmp/b.log" >/dev/null 2>&1
+sqlite3 "$tmp/two.db" "UPDATE events SET line_no = line_no + 16 WHERE source_id = 2"
+check "two runs" "$tmp/two.db" 0
+echo "findings: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
