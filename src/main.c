@@ -222,13 +222,14 @@ main(int argc, char **argv)
 	scope.domain = opt.domain;
 	scope.top = opt.top;
 	scope.db_path = store_path(st);
+	scope.section = opt.section;
 	rep = report_build(store_db(st), &scope, &cause);
 	if (rep == NULL) {
 		diag_warn("%s", cause);
 		status = EXIT_IO;
 		goto done;
 	}
-	report_render_text(rep, out, 100);
+	report_render(rep, opt.format, opt.section, out);
 	if (fflush(out) != 0 || ferror(out)) {
 		diag_warn("%s: %s", opt.output ? opt.output : "(stdout)", strerror(errno));
 		status = EXIT_IO;

@@ -6,6 +6,7 @@
 #include "options.h"
 
 #include "diag.h"
+#include "report.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +30,7 @@ enum {
 	OPT_MAX_BOUNCE,
 	OPT_MAX_DEFERRAL,
 	OPT_FORMAT,
+	OPT_SECTION,
 };
 
 static const struct option long_options[] = {
@@ -49,6 +51,7 @@ static const struct option long_options[] = {
 	{"max-bounce-rate", required_argument, NULL, OPT_MAX_BOUNCE},
 	{"max-deferral-rate", required_argument, NULL, OPT_MAX_DEFERRAL},
 	{"format", required_argument, NULL, OPT_FORMAT},
+	{"section", required_argument, NULL, OPT_SECTION},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -69,7 +72,9 @@ options_usage(FILE *out)
 	      "                           :memory: for none)\n"
 	      "  -p, --patterns DIR       pattern files (default " PATTERNS_DIR ")\n"
 	      "  -o, --output FILE        write the report to FILE instead of stdout\n"
-	      "      --format text        report format (text is the only one so far)\n"
+	      "      --format FORMAT      text (default), json, csv or html; with --output,\n"
+	      "                           the default follows the file's extension\n"
+	      "      --section NAME       the table CSV writes (default: bounces)\n"
 	      "      --unmatched FILE     write outcome-like lines that no pattern matched\n"
 	      "      --year YYYY          year of syslog lines that carry none (default: inferred)\n"
 	      "      --top N              rows per report section (default 10)\n"
@@ -277,10 +282,20 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 			}
 			break;
 		case OPT_FORMAT:
-			if (strcmp(optarg, "text") != 0) {
-				set_cause(cause, "--format: '%s' is not supported (text)", optarg);
+			if (!report_format_known(optarg)) {
+				set_cause(cause, "--format: '%s' is not a format (text, json, csv, html)",
+				    optarg);
 				return -1;
 			}
+			o->format = optarg;
+			break;
+		case OPT_SECTION:
+			if (!report_section_known(optarg)) {
+				set_cause(cause, "--section: '%s' is not a section (see the man page)",
+				    optarg);
+				return -1;
+			}
+			o->section = optarg;
 			break;
 		case 'h':
 			o->command = CMD_HELP;
@@ -296,6 +311,14 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 				    argv[optind - 1]);
 			return -1;
 		}
+	}
+	if (o->format == NULL && o->output != NULL)
+		o->format = report_format_for_path(o->output);
+	if (o->format == NULL)
+		o->format = "text";
+	if (o->section != NULL && strcmp(o->format, "csv") != 0) {
+		set_cause(cause, "--section applies to --format csv only");
+		return -1;
 	}
 	if (o->since != 0 && o->until != 0 && o->until <= o->since) {
 		set_cause(cause, "--until must be later than --since");

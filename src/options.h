@@ -23,6 +23,8 @@ struct options {
 	const char *patterns;    /* NULL: installed directory */
 	const char *unmatched;
 	const char *output;
+	const char *format;      /* NULL: from --output's extension, else text */
+	const char *section;     /* CSV section */
 	const char *domain;
 	int year;
 	int top;

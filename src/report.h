@@ -23,6 +23,7 @@ struct report_scope {
 	const char *domain;        /* recipient domain, or NULL */
 	int top;                   /* rows per section */
 	const char *db_path;       /* named in the footer */
+	const char *section;       /* CSV: the section to write */
 };
 
 struct report;
@@ -31,8 +32,15 @@ struct report;
 struct report *report_build(sqlite3 *db, const struct report_scope *scope, char **cause);
 void report_free(struct report *r);
 
-/* report_render_text - write the plain-text report (WIDTH columns) */
-void report_render_text(const struct report *r, FILE *out, int width);
+/* report_format_known - is NAME a format (text, json, csv, html)? */
+bool report_format_known(const char *name);
+/* report_format_for_path - the format a file name's extension implies, or NULL */
+const char *report_format_for_path(const char *path);
+/* report_section_known - is ID a section (for CSV's --section)? */
+bool report_section_known(const char *id);
+/* report_render - write R in FORMAT; SECTION picks the CSV table (NULL:
+ * bounce causes) */
+void report_render(const struct report *r, const char *format, const char *section, FILE *out);
 
 /* report counts, for exit-status thresholds */
 uint64_t report_count(const struct report *r, const char *status);
