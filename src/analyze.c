@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Correlated lookups must go through events_message (mta, host, queue_id,
+ * recipient); a unary + on status and ts_epoch keeps SQLite from choosing
+ * events_status instead, which would scan every later event: O(n^2). */
 #define SAME_MESSAGE(a, b)                                                                  \
 	" " b ".mta = " a ".mta AND " b ".host IS " a ".host AND " b ".queue_id = " a      \
 	".queue_id AND " b ".recipient = " a ".recipient"
@@ -215,8 +218,8 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 	if (sqlite3_prepare_v2(db,
 		"SELECT d.id, d.ts_epoch, d.response, g.event_id IS NOT NULL,"
 		" (SELECT s.id FROM events s WHERE" SAME_MESSAGE("d", "s")
-		"   AND s.status = 'sent' AND s.ts_epoch >= d.ts_epoch"
-		"   AND s.ts_epoch <= d.ts_epoch + " STRINGIFY(GREYLIST_MAX_DELAY)
+		"   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
+		"   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(GREYLIST_MAX_DELAY)
 		"   ORDER BY s.ts_epoch, s.id LIMIT 1) AS sid"
 		" FROM events d JOIN temp.in_play p ON p.id = d.id"
 		" LEFT JOIN greylisting g ON g.event_id = d.id"
@@ -295,17 +298,17 @@ pass_outcomes(sqlite3 *db, char **cause)
 		" SELECT d.id, '4xx-until-expiry', (SELECT x.status FROM events x"
 		"   WHERE x.mta = d.mta AND x.host IS d.host AND x.queue_id = d.queue_id"
 		"   AND (x.recipient = d.recipient OR (x.recipient IS NULL AND x.status = 'expired'))"
-		"   AND x.status IN ('expired', 'bounced') AND x.ts_epoch >= d.ts_epoch"
+		"   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
 		"   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW)
 		"   ORDER BY x.ts_epoch LIMIT 1)"
 		" FROM events d JOIN temp.in_play p ON p.id = d.id"
 		" WHERE d.status = 'deferred' AND d.class = 4 AND d.queue_id IS NOT NULL"
 		" AND NOT EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
-		"   AND s.status = 'sent' AND s.ts_epoch >= d.ts_epoch)"
+		"   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch)"
 		" AND EXISTS (SELECT 1 FROM events x"
 		"   WHERE x.mta = d.mta AND x.host IS d.host AND x.queue_id = d.queue_id"
 		"   AND (x.recipient = d.recipient OR (x.recipient IS NULL AND x.status = 'expired'))"
-		"   AND x.status IN ('expired', 'bounced') AND x.ts_epoch >= d.ts_epoch"
+		"   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
 		"   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
 		0, cause) != 0)
 		return -1;
@@ -317,8 +320,8 @@ pass_outcomes(sqlite3 *db, char **cause)
 	    " WHERE d.status IN ('deferred', 'bounced') AND d.class = 5"
 	    " AND d.queue_id IS NOT NULL AND d.recipient IS NOT NULL"
 	    " AND EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
-	    "   AND s.status = 'sent' AND s.ts_epoch >= d.ts_epoch"
-	    "   AND s.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
+	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
+	    "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
 	    0, cause);
 }
 

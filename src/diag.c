@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void diag_vprint(const char *fmt, va_list ap) DIAG_PRINTF(1, 0);
+
 static void
 diag_vprint(const char *fmt, va_list ap)
 {

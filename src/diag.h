@@ -28,7 +28,7 @@ void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
 
 /* xasprintf - formatted string in new memory; free with free() */
 char *xasprintf(const char *fmt, ...) DIAG_PRINTF(1, 2);
-char *xvasprintf(const char *fmt, va_list ap);
+char *xvasprintf(const char *fmt, va_list ap) DIAG_PRINTF(1, 0);
 /* set_cause - replace *cause (if cause is not NULL) with a formatted message */
 void set_cause(char **cause, const char *fmt, ...) DIAG_PRINTF(2, 3);
 

@@ -249,6 +249,14 @@ after_host_tag(const char *p, const char *e, struct envelope *env)
 	if (p >= e || *p != ' ')
 		return false;
 	p++;
+	/* some syslog templates log "<facility.level>" before the host */
+	if (e - p > 3 && *p == '<') {
+		const char *gt = memchr(p, '>', (size_t)(e - p) < 24 ? (size_t)(e - p) : 24);
+
+		if (gt != NULL && memchr(p, '.', (size_t)(gt - p)) != NULL && gt + 1 < e &&
+		    gt[1] == ' ')
+			p = gt + 2;
+	}
 	h = word_end(p, e);
 	if (h == p || h >= e)
 		return false;

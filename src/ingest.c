@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "extract.h"
 #include "input.h"
+#include "redact.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,8 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 			if (r == EXTRACT_EVENTS) {
 				src.matched++;
 				for (size_t i = 0; i < n; i++) {
+					if (opt->redact != NULL)
+						redact_event(opt->redact, &events[i]);
 					if (store_add_event(st, &src, line.line_no, &env, &events[i],
 						cause) != 0) {
 						rc = -1;
@@ -121,7 +124,11 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 			} else if (r == EXTRACT_CANDIDATE) {
 				src.candidates++;
 				if (opt->unmatched != NULL) {
-					fwrite(line.p, 1, line.n, opt->unmatched);
+					struct span s = {line.p, line.n};
+
+					if (opt->redact != NULL)
+						s = redact_text(opt->redact, 3, s);
+					fwrite(s.p, 1, s.n, opt->unmatched);
 					fputc('\n', opt->unmatched);
 				}
 			}

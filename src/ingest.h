@@ -13,7 +13,10 @@
 
 #include <stdio.h>
 
+struct redactor;
+
 struct ingest_options {
+	struct redactor *redact; /* --redact, or NULL */
 	int forced_year;  /* --year, or 0 */
 	FILE *unmatched;  /* --unmatched, or NULL */
 	bool progress;    /* progress on stderr */

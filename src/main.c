@@ -13,6 +13,7 @@
 #include "ingest.h"
 #include "options.h"
 #include "patterns.h"
+#include "redact.h"
 #include "report.h"
 #include "store.h"
 
@@ -168,6 +169,17 @@ main(int argc, char **argv)
 			goto done;
 		}
 	}
+	if (opt.redact) {
+		char *key = strcmp(db_path, ":memory:") == 0 ? NULL : xasprintf("%s.key", db_path);
+
+		iopt.redact = redact_open(key, &cause);
+		free(key);
+		if (iopt.redact == NULL) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+			goto done;
+		}
+	}
 	iopt.forced_year = opt.year;
 	iopt.progress = opt.progress == 1 || (opt.progress == -1 && isatty(STDERR_FILENO));
 	if (!opt.report_only) {
@@ -223,6 +235,7 @@ main(int argc, char **argv)
 	scope.top = opt.top;
 	scope.db_path = store_path(st);
 	scope.section = opt.section;
+	scope.redact = iopt.redact;
 	rep = report_build(store_db(st), &scope, &cause);
 	if (rep == NULL) {
 		diag_warn("%s", cause);
@@ -263,5 +276,6 @@ done:
 	report_free(rep);
 	store_close(st);
 	patterns_free(pats);
+	redact_free(iopt.redact);
 	return status;
 }

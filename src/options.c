@@ -31,6 +31,7 @@ enum {
 	OPT_MAX_DEFERRAL,
 	OPT_FORMAT,
 	OPT_SECTION,
+	OPT_REDACT,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
 	{"max-deferral-rate", required_argument, NULL, OPT_MAX_DEFERRAL},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"section", required_argument, NULL, OPT_SECTION},
+	{"redact", no_argument, NULL, OPT_REDACT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -85,6 +87,8 @@ options_usage(FILE *out)
 	      "                           YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][zone]\n"
 	      "      --until WHEN         only events before WHEN\n"
 	      "      --domain DOMAIN      only events for this recipient domain\n"
+	      "      --redact             replace the local part of every address with a keyed\n"
+	      "                           hash (key in DB.key, 0600) in the database and reports\n"
 	      "      --keep-days N        delete events older than N days from the database\n"
 	      "      --max-bounce-rate PCT    exit 4 if more than PCT%% of outcomes bounced\n"
 	      "      --max-deferral-rate PCT  exit 4 if more than PCT%% of outcomes were deferrals\n"
@@ -238,6 +242,9 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 				set_cause(cause, "--top: '%s' is not a count from 1", optarg);
 				return -1;
 			}
+			break;
+		case OPT_REDACT:
+			o->redact = true;
 			break;
 		case OPT_ALL:
 			o->all = true;

@@ -30,6 +30,7 @@ struct options {
 	int top;
 	bool all;
 	bool report_only;
+	bool redact;
 	int progress;            /* -1 auto, 0 off, 1 on */
 	int64_t since, until;    /* epoch, 0 open */
 	int keep_days;           /* 0: keep all */

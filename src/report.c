@@ -12,6 +12,7 @@
 #include "report.h"
 
 #include "diag.h"
+#include "redact.h"
 #include "report_model.h"
 
 #include <stdlib.h>
@@ -107,9 +108,16 @@ add_table(struct report *r, sqlite3 *db, const char *id, const char *title, cons
 			int type = sqlite3_column_type(s, (int)c);
 
 			cl->integer = type == SQLITE_INTEGER;
-			cl->text = type == SQLITE_NULL
-			    ? NULL
-			    : xstrdup((const char *)sqlite3_column_text(s, (int)c));
+			if (type == SQLITE_NULL)
+				cl->text = NULL;
+			else {
+				struct span v = {(const char *)sqlite3_column_text(s, (int)c),
+				    (size_t)sqlite3_column_bytes(s, (int)c)};
+
+				if (r->scope->redact != NULL && !cl->integer)
+					v = redact_text(r->scope->redact, 0, v);
+				cl->text = xstrndup(v.p, v.n);
+			}
 		}
 		t->nrows++;
 	}

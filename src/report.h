@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct redactor;
+
 struct report_scope {
 	const int64_t *source_ids; /* NULL: every source (--all) */
 	size_t nsources;
@@ -24,6 +26,7 @@ struct report_scope {
 	int top;                   /* rows per section */
 	const char *db_path;       /* named in the footer */
 	const char *section;       /* CSV: the section to write */
+	struct redactor *redact;   /* --redact: hash local parts in every cell */
 };
 
 struct report;

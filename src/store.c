@@ -420,11 +420,18 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 	if (begin(st, cause) != 0)
 		return -1;
 	envelope_format_ts(&env->ts, ts, sizeof ts);
-	if (span_is_set(ev->recipient)) {
-		const char *at = memrchr(ev->recipient.p, '@', ev->recipient.n);
+	{
+		/* Exim local deliveries log "user <user@domain>": the domain is in
+		 * the original recipient */
+		struct span r = ev->recipient;
+		const char *at = span_is_set(r) ? memrchr(r.p, '@', r.n) : NULL;
 
+		if (at == NULL && span_is_set(ev->orig_recipient)) {
+			r = ev->orig_recipient;
+			at = memrchr(r.p, '@', r.n);
+		}
 		if (at != NULL) {
-			const char *e = ev->recipient.p + ev->recipient.n;
+			const char *e = r.p + r.n;
 
 			for (const char *c = at + 1; c < e && dn < sizeof domain - 1; c++)
 				domain[dn++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;

@@ -35,7 +35,7 @@ grep -q '<script>' "$tmp/r.json" && bad "json carries a raw <script>" || ok
 # CSV: RFC 4180, formulas neutralised
 run --format csv --section bounces >"$tmp/b.csv" && ok || bad "csv run"
 head -1 "$tmp/b.csv" | grep -q '^events,recipients,domains,enhanced_code,reply_code,reason,hint,example' && ok || bad "csv header"
-grep -q $'\r$' "$tmp/b.csv" && ok || bad "csv CRLF"
+grep -q "$(printf '\r')$" "$tmp/b.csv" && ok || bad "csv CRLF"
 grep -q "\"'=cmd|" "$tmp/b.csv" && ok || bad "csv: =cmd not neutralised: $(cat "$tmp/b.csv")"
 grep -q '""x""' "$tmp/b.csv" && ok || bad "csv quotes doubled"
 # no cell of any section may start with a formula character

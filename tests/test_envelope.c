@@ -55,6 +55,8 @@ static const struct env_row rows[] = {
 	    "2026-11-27T06:25:13", "mx1", "postfix/smtp", "ABC: to=<a@b>", MTA_POSTFIX},
 	{"Nov 27 06:25:13 mx1 kernel: something", true, "2026-11-27T06:25:13", "mx1", "kernel",
 	    "something", MTA_NONE},
+	{"Jun 18 08:05:17 <mail.notice> myhost sm-mta[1]: QID: to=x", true, "2026-06-18T08:05:17",
+	    "myhost", "sm-mta", "QID: to=x", MTA_SENDMAIL},
 	{"garbage line without envelope", false, NULL, NULL, NULL, NULL, MTA_NONE},
 	{"Foo 27 06:25:13 mx1 postfix/smtp[1]: X", false, NULL, NULL, NULL, NULL, MTA_NONE},
 	{"Nov 27 25:25:13 mx1 postfix/smtp[1]: X", false, NULL, NULL, NULL, NULL, MTA_NONE},
