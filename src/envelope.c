@@ -497,17 +497,27 @@ envelope_ts_epoch(const struct timestamp *ts)
 	if (ts->year == 0)
 		return 0;
 	if (!ts->has_tz) {
-		/* local time: let the C library apply the zone and DST */
+		/* Local time: the C library applies the zone and DST.  mktime() is
+		 * slow (it may stat the zone file), so the start of the last hour
+		 * asked for is cached; DST changes fall on hour boundaries. */
+		static _Thread_local int c_year, c_mon, c_day, c_hour = -1;
+		static _Thread_local int64_t c_base;
 		struct tm tm = {0};
 
-		tm.tm_year = ts->year - 1900;
-		tm.tm_mon = ts->mon - 1;
-		tm.tm_mday = ts->day;
-		tm.tm_hour = ts->hour;
-		tm.tm_min = ts->min;
-		tm.tm_sec = ts->sec;
-		tm.tm_isdst = -1;
-		return (int64_t)mktime(&tm);
+		if (ts->year != c_year || ts->mon != c_mon || ts->day != c_day ||
+		    ts->hour != c_hour) {
+			tm.tm_year = ts->year - 1900;
+			tm.tm_mon = ts->mon - 1;
+			tm.tm_mday = ts->day;
+			tm.tm_hour = ts->hour;
+			tm.tm_isdst = -1;
+			c_base = (int64_t)mktime(&tm);
+			c_year = ts->year;
+			c_mon = ts->mon;
+			c_day = ts->day;
+			c_hour = ts->hour;
+		}
+		return c_base + ts->min * 60 + ts->sec;
 	}
 	t = days_from_civil(ts->year, ts->mon, ts->day) * 86400 + ts->hour * 3600 +
 	    ts->min * 60 + ts->sec;

@@ -81,12 +81,10 @@ extract_line(struct patterns *pats, const struct envelope *env, struct event *ou
 	if (env->mta == MTA_NONE || max == 0)
 		return EXTRACT_NONE;
 	if (!patterns_match(pats, env->mta, env->program, env->msg, &m))
-		return patterns_is_candidate(pats, env->mta, env->msg) ? EXTRACT_CANDIDATE
-								       : EXTRACT_NONE;
+		return m.candidate ? EXTRACT_CANDIDATE : EXTRACT_NONE;
 	event_from_match(&m, env, &out[0]);
 	if (out[0].status == STATUS_NONE)
-		return patterns_is_candidate(pats, env->mta, env->msg) ? EXTRACT_CANDIDATE
-								       : EXTRACT_NONE;
+		return m.candidate ? EXTRACT_CANDIDATE : EXTRACT_NONE;
 	classify_event(&out[0]);
 	list = m.field[FIELD_RECIPIENTS];
 	if (!span_is_set(list)) {

@@ -52,6 +52,22 @@ open_private(const char *path, char **cause)
 	return f;
 }
 
+/* phase_time - with SMTPLOG_TIMING set, print how long each stage took */
+static void
+phase_time(const char *phase)
+{
+	static struct timespec last;
+	struct timespec now;
+
+	if (getenv("SMTPLOG_TIMING") == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (phase != NULL && last.tv_sec != 0)
+		fprintf(stderr, "timing: %-10s %.3f s\n", phase,
+		    (double)(now.tv_sec - last.tv_sec) + (double)(now.tv_nsec - last.tv_nsec) / 1e9);
+	last = now;
+}
+
 static double
 rate(uint64_t part, uint64_t whole)
 {
@@ -182,6 +198,7 @@ main(int argc, char **argv)
 	}
 	iopt.forced_year = opt.year;
 	iopt.progress = opt.progress == 1 || (opt.progress == -1 && isatty(STDERR_FILENO));
+	phase_time(NULL);
 	if (!opt.report_only) {
 		int64_t before = store_max_event_id(st);
 
@@ -199,10 +216,12 @@ main(int argc, char **argv)
 				diag_warn("%s: %llu lines longer than %d bytes were cut",
 				    opt.files[i], (unsigned long long)res.too_long, 1024 * 1024);
 		}
+		phase_time("ingest");
 		if (analyze_events(st, pats, before, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 		}
+		phase_time("analyze");
 	} else if (opt.nfiles > 0) {
 		diag_warn("--report-only reads no FILE: reporting on the whole database");
 	}
@@ -242,7 +261,9 @@ main(int argc, char **argv)
 		status = EXIT_IO;
 		goto done;
 	}
+	phase_time("report");
 	report_render(rep, opt.format, opt.section, out);
+	phase_time("render");
 	if (fflush(out) != 0 || ferror(out)) {
 		diag_warn("%s: %s", opt.output ? opt.output : "(stdout)", strerror(errno));
 		status = EXIT_IO;

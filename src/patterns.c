@@ -59,6 +59,7 @@ struct rule {
 	bool program_jit;
 	struct literal *require;
 	size_t nrequire;
+	size_t *require_idx; /* the same literals, as indexes into the set's lits */
 	enum status status;
 	int class_code; /* class when the line carries no code, or 0 */
 	uint32_t group[FIELD_COUNT]; /* capture group number, 0 if absent */
@@ -82,7 +83,14 @@ struct pattern_set {
 	size_t ncandidates;
 	struct rule *rules;
 	size_t nrules;
+	/* every distinct literal of the set (requires and candidates): a line is
+	 * searched for each at most once */
+	struct literal *lits;
+	size_t nlits;
+	size_t *candidate_idx;
 };
+
+#define MAX_LITERALS 64
 
 struct patterns {
 	struct pattern_set *sets;
@@ -148,6 +156,7 @@ rule_free(struct rule *r)
 	pcre2_code_free(r->re);
 	pcre2_code_free(r->program_re);
 	literal_free(r->require, r->nrequire);
+	free(r->require_idx);
 }
 
 static void
@@ -162,6 +171,8 @@ set_free(struct pattern_set *s)
 	free(s->path);
 	literal_free(s->programs, s->nprograms);
 	literal_free(s->candidates, s->ncandidates);
+	literal_free(s->lits, s->nlits);
+	free(s->candidate_idx);
 	for (size_t i = 0; i < s->nrules; i++)
 		rule_free(&s->rules[i]);
 	free(s->rules);
@@ -527,6 +538,40 @@ patterns_new(void)
 	return pats;
 }
 
+/* literal_index - the index of L in S's literal table, added if new */
+static size_t
+literal_index(struct pattern_set *s, const struct literal *l)
+{
+	for (size_t i = 0; i < s->nlits; i++) {
+		if (s->lits[i].n == l->n && memcmp(s->lits[i].p, l->p, l->n) == 0)
+			return i;
+	}
+	literal_add(&s->lits, &s->nlits, (struct literal){xstrndup(l->p, l->n), l->n});
+	return s->nlits - 1;
+}
+
+/* set_index_literals - share one search per distinct literal and line */
+static bool
+set_index_literals(struct pattern_set *s, char **cause)
+{
+	for (size_t j = 0; j < s->nrules; j++) {
+		struct rule *r = &s->rules[j];
+
+		r->require_idx = xcalloc(r->nrequire, sizeof *r->require_idx);
+		for (size_t k = 0; k < r->nrequire; k++)
+			r->require_idx[k] = literal_index(s, &r->require[k]);
+	}
+	s->candidate_idx = xcalloc(s->ncandidates, sizeof *s->candidate_idx);
+	for (size_t k = 0; k < s->ncandidates; k++)
+		s->candidate_idx[k] = literal_index(s, &s->candidates[k]);
+	if (s->nlits > MAX_LITERALS) {
+		set_cause(cause, "%s: more than %d distinct 'require'/'candidate' literals", s->path,
+		    MAX_LITERALS);
+		return false;
+	}
+	return true;
+}
+
 /* patterns_ready - allocate one match-data block big enough for every rule */
 static void
 patterns_ready(struct patterns *pats)
@@ -558,7 +603,7 @@ patterns_add_text(struct patterns *pats, const char *name, const char *text, siz
 	s = &pats->sets[pats->nsets++];
 	memset(s, 0, sizeof *s);
 	s->path = xstrdup(name);
-	return load_text(s, name, text, len, cause);
+	return load_text(s, name, text, len, cause) && set_index_literals(s, cause);
 }
 
 static char *
@@ -720,15 +765,38 @@ run_re(struct patterns *pats, const pcre2_code *re, bool jit, struct span s)
 	return pcre2_match(re, (PCRE2_SPTR)s.p, s.n, 0, 0, pats->md, pats->mctx);
 }
 
+/* has_literal - does MSG contain literal I of S?  MEMO caches per line. */
+static bool
+has_literal(const struct pattern_set *s, size_t i, struct span msg, signed char *memo)
+{
+	if (memo[i] < 0)
+		memo[i] = memmem(msg.p, msg.n, s->lits[i].p, s->lits[i].n) != NULL;
+	return memo[i] != 0;
+}
+
+static bool
+set_is_candidate(const struct pattern_set *s, struct span msg, signed char *memo)
+{
+	for (size_t k = 0; k < s->ncandidates; k++) {
+		if (has_literal(s, s->candidate_idx[k], msg, memo))
+			return true;
+	}
+	return false;
+}
+
 bool
 patterns_match(struct patterns *pats, enum mta mta, struct span program, struct span msg,
     struct match *m)
 {
+	signed char memo[MAX_LITERALS];
+
+	m->candidate = false;
 	for (size_t i = 0; i < pats->nsets; i++) {
 		const struct pattern_set *s = &pats->sets[i];
 
 		if (!set_covers(s, mta, program))
 			continue;
+		memset(memo, -1, s->nlits);
 		for (size_t j = 0; j < s->nrules; j++) {
 			const struct rule *r = &s->rules[j];
 			PCRE2_SIZE *ov;
@@ -736,7 +804,7 @@ patterns_match(struct patterns *pats, enum mta mta, struct span program, struct 
 			int rc;
 
 			for (k = 0; k < r->nrequire; k++) {
-				if (memmem(msg.p, msg.n, r->require[k].p, r->require[k].n) == NULL)
+				if (!has_literal(s, r->require_idx[k], msg, memo))
 					break;
 			}
 			if (k < r->nrequire)
@@ -758,8 +826,11 @@ patterns_match(struct patterns *pats, enum mta mta, struct span program, struct 
 					m->field[f] = (struct span){msg.p + ov[2 * g],
 					    ov[2 * g + 1] - ov[2 * g]};
 			}
+			m->candidate = set_is_candidate(s, msg, memo);
 			return true;
 		}
+		if (set_is_candidate(s, msg, memo))
+			m->candidate = true;
 	}
 	return false;
 }
@@ -767,15 +838,16 @@ patterns_match(struct patterns *pats, enum mta mta, struct span program, struct 
 bool
 patterns_is_candidate(const struct patterns *pats, enum mta mta, struct span msg)
 {
+	signed char memo[MAX_LITERALS];
+
 	for (size_t i = 0; i < pats->nsets; i++) {
 		const struct pattern_set *s = &pats->sets[i];
 
 		if (s->mta != mta)
 			continue;
-		for (size_t k = 0; k < s->ncandidates; k++) {
-			if (memmem(msg.p, msg.n, s->candidates[k].p, s->candidates[k].n) != NULL)
-				return true;
-		}
+		memset(memo, -1, s->nlits);
+		if (set_is_candidate(s, msg, memo))
+			return true;
 	}
 	return false;
 }

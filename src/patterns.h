@@ -40,6 +40,7 @@ struct rule;
 struct match {
 	const struct rule *rule;
 	struct span field[FIELD_COUNT];
+	bool candidate; /* the message carries a "candidate" literal of its MTA */
 };
 
 /* patterns_default_dir - the directory used without --patterns */

@@ -18,15 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *const statuses[] = {"sent", "deferred", "bounced", "expired", "rejected"};
 
 /* The filter every section shares: ?1 since, ?2 until, ?3 domain. */
-#define SCOPE_WHERE                                                                         \
-	" (e.source_id IN (SELECT id FROM temp.report_scope)"                               \
-	"   OR (SELECT all_sources FROM temp.report_opts))"                                 \
-	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                 \
-	" AND (?3 IS NULL OR e.recipient_domain = lower(?3))"
+/* Every section reads temp.sev, the events in scope, copied once by
+ * scope_setup(); SCOPE_WHERE stays for readability of the queries. */
+#define SCOPE_WHERE " 1"
+/* the visible columns of a cause section (its CTE c also carries example_id) */
+#define CAUSE_COLUMNS "c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
+#define REJECT_COLUMNS "c.events, c.clients, c.recipients, c.enhanced_code, c.reply_code, c.reason, c.hint"
 
 static int
 prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqlite3_stmt **s,
@@ -77,6 +79,42 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 		sqlite3_reset(ins);
 	}
 	sqlite3_finalize(ins);
+	/* the events in scope, once: every section reads this copy */
+	/* narrow: the response text is fetched by id for the few examples shown */
+	if (sqlite3_exec(db,
+		"DROP TABLE IF EXISTS temp.sev;"
+		"CREATE TEMP TABLE sev(id INTEGER PRIMARY KEY, source_id INTEGER, ts TEXT,"
+		" ts_epoch INTEGER, mta TEXT, status TEXT, sender TEXT, recipient TEXT,"
+		" recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
+		" enhanced_code TEXT, class INTEGER, subject INTEGER, reason TEXT)",
+		NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+		"INSERT INTO temp.sev SELECT e.id, e.source_id, e.ts, e.ts_epoch, e.mta, e.status,"
+		" e.sender, e.recipient, e.recipient_domain, e.relay, e.client, e.reply_code,"
+		" e.enhanced_code, e.class, e.subject, e.reason FROM events e WHERE"
+		" (e.source_id IN (SELECT id FROM temp.report_scope)"
+		"   OR (SELECT all_sources FROM temp.report_opts))"
+		" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"
+		" AND (?3 IS NULL OR e.recipient_domain = lower(?3))",
+		-1, &ins, NULL) != SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_int64(ins, 1, sc->since);
+	sqlite3_bind_int64(ins, 2, sc->until);
+	if (sc->domain != NULL)
+		sqlite3_bind_text(ins, 3, sc->domain, -1, SQLITE_STATIC);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(ins);
+		return -1;
+	}
+	sqlite3_finalize(ins);
+	if (sqlite3_exec(db, "CREATE INDEX temp.sev_status ON sev(status, recipient_domain)", NULL,
+		NULL, NULL) != SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
 	return 0;
 }
 
@@ -89,6 +127,9 @@ add_table(struct report *r, sqlite3 *db, const char *id, const char *title, cons
 	struct table *t;
 	int rc;
 
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (prepare_scoped(db, r->scope, sql, &s, cause) != 0)
 		return -1;
 	r->tables = xreallocarray(r->tables, r->ntables + 1, sizeof *r->tables);
@@ -127,6 +168,10 @@ add_table(struct report *r, sqlite3 *db, const char *id, const char *title, cons
 		return -1;
 	}
 	sqlite3_finalize(s);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (getenv("SMTPLOG_TIMING") != NULL)
+		fprintf(stderr, "timing:   %-24s %.3f s\n", id,
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
 
@@ -157,7 +202,7 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 	}
 	sqlite3_finalize(s);
 	if (prepare_scoped(db, r->scope,
-		"SELECT min(ts), max(ts), status, count(*) FROM events e WHERE" SCOPE_WHERE
+		"SELECT min(ts), max(ts), status, count(*) FROM temp.sev e WHERE" SCOPE_WHERE
 		" GROUP BY status",
 		&s, cause) != 0)
 		return -1;
@@ -197,7 +242,7 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"SELECT mta, sum(status='sent') AS sent, sum(status='deferred') AS deferred,"
 		" sum(status='bounced') AS bounced, sum(status='expired') AS expired,"
 		" sum(status='rejected') AS rejected, count(*) AS total"
-		" FROM events e WHERE" SCOPE_WHERE " GROUP BY mta ORDER BY total DESC",
+		" FROM temp.sev e WHERE" SCOPE_WHERE " GROUP BY mta ORDER BY total DESC",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "class_subject", "Failures by class and subject",
@@ -209,47 +254,53 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		" sum(subject=4) AS \"X.4\", sum(subject=5) AS \"X.5\","
 		" sum(subject=6) AS \"X.6\", sum(subject=7) AS \"X.7\","
 		" sum(subject IS NULL OR subject > 7) AS \"none\", count(*) AS total"
-		" FROM events e WHERE" SCOPE_WHERE " AND class IN (4, 5)"
+		" FROM temp.sev e WHERE" SCOPE_WHERE " AND class IN (4, 5)"
 		" GROUP BY class ORDER BY class",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "bounces", "Bounce causes",
 		"permanent failures: the message was returned to its sender",
-		"SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
+		"WITH c AS (SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
 		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
 		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
 		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
-		" min(response) AS example"
-		" FROM events e WHERE" SCOPE_WHERE " AND status = 'bounced'"
-		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
+		" min(e.id) AS example_id"
+		" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = 'bounced'"
+		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)"
+		" SELECT " CAUSE_COLUMNS ", (SELECT response FROM events WHERE id = c.example_id)"
+		" AS example FROM c",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "deferrals", "Deferral causes",
 		"temporary failures: the MTA keeps the message and retries",
-		"SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
+		"WITH c AS (SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
 		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
 		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
 		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
-		" min(response) AS example"
-		" FROM events e WHERE" SCOPE_WHERE " AND status = 'deferred'"
-		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
+		" min(e.id) AS example_id"
+		" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = 'deferred'"
+		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)"
+		" SELECT " CAUSE_COLUMNS ", (SELECT response FROM events WHERE id = c.example_id)"
+		" AS example FROM c",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "rejections", "SMTP-time rejections",
 		"refused by this server while the client was connected",
-		"SELECT count(*) AS events, count(DISTINCT client) AS clients,"
+		"WITH c AS (SELECT count(*) AS events, count(DISTINCT client) AS clients,"
 		" count(DISTINCT recipient) AS recipients, enhanced_code, reply_code, reason,"
 		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
 		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
-		" min(response) AS example"
-		" FROM events e WHERE" SCOPE_WHERE " AND status = 'rejected'"
-		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4",
+		" min(e.id) AS example_id"
+		" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = 'rejected'"
+		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)"
+		" SELECT " REJECT_COLUMNS ", (SELECT response FROM events WHERE id = c.example_id)"
+		" AS example FROM c",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "greylisting", "Greylisting",
 		"outbound: remote servers greylisting our mail (share of all deferrals); inbound: "
 		"this server greylisting senders (share of its 4xx rejections)",
-		"WITH g AS (SELECT g.*, e.recipient FROM greylisting g JOIN events e ON e.id = g.event_id"
+		"WITH g AS (SELECT g.*, e.recipient FROM greylisting g JOIN temp.sev e ON e.id = g.event_id"
 		"   WHERE" SCOPE_WHERE "),"
 		" d AS (SELECT direction, accepted_event_id, max(delay) AS delay FROM g"
 		"   WHERE delay IS NOT NULL GROUP BY direction, accepted_event_id),"
@@ -259,7 +310,7 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"   min(CASE WHEN rn >= (n + 1) / 2 THEN delay END) AS median,"
 		"   min(CASE WHEN rn * 10 >= n * 9 THEN delay END) AS p90 FROM r GROUP BY direction)"
 		" SELECT g.direction, count(*) AS events,"
-		" printf('%.1f%%', 100.0 * count(*) / max(1, (SELECT count(*) FROM events e WHERE"
+		" printf('%.1f%%', 100.0 * count(*) / max(1, (SELECT count(*) FROM temp.sev e WHERE"
 		SCOPE_WHERE " AND (CASE g.direction WHEN 'outbound' THEN e.status = 'deferred'"
 		"   ELSE e.status = 'rejected' AND e.class = 4 END)))) AS share,"
 		" sum(g.basis = 'text') AS by_text, sum(g.basis = 'retry') AS by_retry,"
@@ -278,7 +329,7 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		NULL,
 		"SELECT e.recipient_domain AS domain, count(*) AS deferrals,"
 		" count(DISTINCT e.recipient) AS recipients, max(e.relay) AS relay"
-		" FROM greylisting g JOIN events e ON e.id = g.event_id WHERE" SCOPE_WHERE
+		" FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
 		" AND g.direction = 'outbound'"
 		" GROUP BY e.recipient_domain ORDER BY deferrals DESC, domain LIMIT ?4",
 		cause) != 0)
@@ -286,7 +337,7 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 	if (add_table(r, db, "greylisting_clients", "Greylisting by client (inbound)", NULL,
 		"SELECT e.client, count(*) AS rejections, count(DISTINCT e.sender) AS senders,"
 		" count(DISTINCT e.recipient) AS recipients"
-		" FROM greylisting g JOIN events e ON e.id = g.event_id WHERE" SCOPE_WHERE
+		" FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
 		" AND g.direction = 'inbound'"
 		" GROUP BY e.client ORDER BY rejections DESC, e.client LIMIT ?4",
 		cause) != 0)
@@ -306,44 +357,49 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"  WHEN '5xx-then-delivered' THEN 'refused permanently, then delivered: effectively"
 		" temporary'"
 		" END AS meaning"
-		" FROM miscategorized m JOIN events e ON e.id = m.event_id WHERE" SCOPE_WHERE
+		" FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
 		" GROUP BY m.rule ORDER BY events DESC, m.rule",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "miscategorized_examples", "Miscategorized replies: top reasons",
 		NULL,
 		"WITH x AS (SELECT m.rule, count(*) AS events, e.reply_code, e.enhanced_code, e.reason,"
-		"  min(e.response) AS example, row_number() OVER (PARTITION BY m.rule"
+		"  min(e.id) AS example_id, row_number() OVER (PARTITION BY m.rule"
 		"  ORDER BY count(*) DESC, e.reason) AS rn"
-		"  FROM miscategorized m JOIN events e ON e.id = m.event_id WHERE" SCOPE_WHERE
+		"  FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
 		"  GROUP BY m.rule, e.reply_code, e.enhanced_code, e.reason)"
-		" SELECT rule, events, reply_code, enhanced_code, reason, example FROM x WHERE rn <= 3"
+		" SELECT rule, events, reply_code, enhanced_code, reason,"
+		" (SELECT response FROM events WHERE id = x.example_id) AS example FROM x WHERE rn <= 3"
 		" ORDER BY rule, events DESC, reason",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "domains", "Top failing recipient domains", NULL,
-		"SELECT recipient_domain AS domain, sum(status='bounced') AS bounced,"
-		" sum(status='deferred') AS deferred, sum(status='expired') AS expired,"
-		" sum(status='sent') AS sent,"
-		" count(DISTINCT CASE WHEN status <> 'sent' THEN recipient END) AS recipients"
-		" FROM events e WHERE" SCOPE_WHERE
-		" AND status IN ('bounced','deferred','expired','sent') AND recipient_domain IS NOT NULL"
-		" GROUP BY recipient_domain HAVING bounced + deferred + expired > 0"
-		" ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4",
+		"WITH f AS (SELECT recipient_domain AS domain, sum(status = 'bounced') AS bounced,"
+		"   sum(status = 'deferred') AS deferred, sum(status = 'expired') AS expired,"
+		"   count(DISTINCT recipient) AS recipients"
+		"   FROM temp.sev e WHERE" SCOPE_WHERE " AND status IN ('bounced', 'deferred', 'expired')"
+		"   AND recipient_domain IS NOT NULL GROUP BY recipient_domain"
+		"   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
+		" SELECT domain, bounced, deferred, expired,"
+		" (SELECT count(*) FROM temp.sev s WHERE s.status = 'sent'"
+		"   AND s.recipient_domain = f.domain) AS sent, recipients FROM f",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "relays", "Top failing relays", NULL,
-		"SELECT relay, sum(status='bounced') AS bounced, sum(status='deferred') AS deferred,"
-		" sum(status='sent') AS sent"
-		" FROM events e WHERE" SCOPE_WHERE
-		" AND status IN ('bounced','deferred','sent') AND relay IS NOT NULL AND relay <> 'none'"
-		" GROUP BY relay HAVING bounced + deferred > 0"
-		" ORDER BY bounced + deferred DESC, relay LIMIT ?4",
+		"WITH f AS (SELECT relay, sum(status = 'bounced') AS bounced,"
+		"   sum(status = 'deferred') AS deferred"
+		"   FROM temp.sev e WHERE" SCOPE_WHERE " AND status IN ('bounced', 'deferred')"
+		"   AND relay IS NOT NULL AND relay <> 'none' GROUP BY relay"
+		"   ORDER BY bounced + deferred DESC, relay LIMIT ?4)"
+		" , s AS (SELECT relay, count(*) AS n FROM temp.sev WHERE status = 'sent'"
+		"   AND relay IN (SELECT relay FROM f) GROUP BY relay)"
+		" SELECT f.relay, f.bounced, f.deferred, coalesce(s.n, 0) AS sent"
+		" FROM f LEFT JOIN s ON s.relay = f.relay ORDER BY f.bounced + f.deferred DESC, f.relay",
 		cause) != 0)
 		goto fail;
 	/* per hour when the events span three days or less, else per day */
 	if (add_table(r, db, "failures_by_time", "Failures over time", NULL,
-		"WITH f AS (SELECT e.ts_epoch, e.status FROM events e WHERE" SCOPE_WHERE
+		"WITH f AS (SELECT e.ts_epoch, e.status FROM temp.sev e WHERE" SCOPE_WHERE
 		"   AND e.ts_epoch IS NOT NULL AND e.status <> 'sent'),"
 		" span AS (SELECT max(ts_epoch) - min(ts_epoch) <= 3 * 86400 AS hourly FROM f)"
 		" SELECT CASE WHEN (SELECT hourly FROM span)"
