@@ -293,8 +293,8 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 
 	if (n == 0)
 		return;
-	if ((n > 7 && strncasecmp(p, "http://", 7) == 0) ||
-	    (n > 8 && strncasecmp(p, "https://", 8) == 0)) {
+	if ((*p == 'h' || *p == 'H') && ((n > 7 && strncasecmp(p, "http://", 7) == 0) ||
+					    (n > 8 && strncasecmp(p, "https://", 8) == 0))) {
 		sig_url(s, p, n);
 		return;
 	}

@@ -21,6 +21,17 @@
 
 static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 
+/* month_number - 1-12 for "Jan".."Dec" at P, else 0 */
+static int
+month_number(const char *p)
+{
+	for (int i = 0; i < 12; i++) {
+		if (p[0] == months[3 * i] && p[1] == months[3 * i + 1] && p[2] == months[3 * i + 2])
+			return i + 1;
+	}
+	return 0;
+}
+
 static bool
 is_digit(char c)
 {
@@ -358,7 +369,6 @@ bool
 envelope_parse(const char *p, size_t n, struct envelope_year *y, struct envelope *env)
 {
 	const char *e = p + n;
-	const char *m;
 	int mon, pri;
 
 	env->mta = MTA_NONE;
@@ -380,12 +390,10 @@ envelope_parse(const char *p, size_t n, struct envelope_year *y, struct envelope
 			goto done;
 		}
 	}
-	if (e - p >= 15 && p[3] == ' ' && (m = memmem(months, 36, p, 3)) != NULL &&
-	    (m - months) % 3 == 0) {
+	if (e - p >= 15 && p[3] == ' ' && (mon = month_number(p)) != 0) {
 		struct timestamp *ts = &env->ts;
 		const char *t;
 
-		mon = (int)(m - months) / 3 + 1;
 		/* the day: " 7" (syslog), "07", or "7" (some relays drop the pad) */
 		if (p[4] == ' ' && is_digit(p[5]) && p[6] == ' ') {
 			ts->day = p[5] - '0';

@@ -49,6 +49,7 @@
 struct literal {
 	char *p;
 	size_t n;
+	size_t pivot; /* index of the byte searched with memchr (the rarest) */
 };
 
 struct rule {
@@ -209,8 +210,8 @@ unquote(const char *v)
 	size_t n = strlen(v);
 
 	if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
-		return (struct literal){xstrndup(v + 1, n - 2), n - 2};
-	return (struct literal){xstrndup(v, n), n};
+		return (struct literal){xstrndup(v + 1, n - 2), n - 2, 0};
+	return (struct literal){xstrndup(v, n), n, 0};
 }
 
 static void
@@ -538,6 +539,61 @@ patterns_new(void)
 	return pats;
 }
 
+/* byte_commonness - how often a byte occurs in mail logs, roughly: spaces,
+ * lower-case vowels and digits are everywhere; '=', '<', 'j', 'q' are rare */
+static int
+byte_commonness(unsigned char c)
+{
+	static const char common[] = " etaoinsrhldcumfpgwybvk0123456789.:-/[]";
+	const char *p = c != '\0' ? strchr(common, c) : NULL;
+
+	if (p != NULL)
+		return 100 - (int)(p - common);
+	if (c >= 'A' && c <= 'Z')
+		return 20;
+	return 10;
+}
+
+/* literal_pivot - the literal's rarest byte, found first with memchr */
+static size_t
+literal_pivot(const char *p, size_t n)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		if (byte_commonness((unsigned char)p[i]) < byte_commonness((unsigned char)p[best]))
+			best = i;
+	}
+	return best;
+}
+
+/* find_literal - memmem for short needles: memchr on the rarest byte, then
+ * compare around it (glibc's memmem sets up a two-way search per call) */
+static bool
+find_literal(struct span hay, const struct literal *l)
+{
+	const char *p, *e;
+	char c;
+
+	if (l->n == 0)
+		return true;
+	if (hay.n < l->n || hay.p == NULL)
+		return false;
+	c = l->p[l->pivot];
+	p = hay.p + l->pivot;
+	e = hay.p + hay.n - (l->n - l->pivot - 1);
+	while (p < e) {
+		const char *q = memchr(p, c, (size_t)(e - p));
+
+		if (q == NULL)
+			return false;
+		if (memcmp(q - l->pivot, l->p, l->n) == 0)
+			return true;
+		p = q + 1;
+	}
+	return false;
+}
+
 /* literal_index - the index of L in S's literal table, added if new */
 static size_t
 literal_index(struct pattern_set *s, const struct literal *l)
@@ -546,7 +602,8 @@ literal_index(struct pattern_set *s, const struct literal *l)
 		if (s->lits[i].n == l->n && memcmp(s->lits[i].p, l->p, l->n) == 0)
 			return i;
 	}
-	literal_add(&s->lits, &s->nlits, (struct literal){xstrndup(l->p, l->n), l->n});
+	literal_add(&s->lits, &s->nlits,
+	    (struct literal){xstrndup(l->p, l->n), l->n, literal_pivot(l->p, l->n)});
 	return s->nlits - 1;
 }
 
@@ -770,7 +827,7 @@ static bool
 has_literal(const struct pattern_set *s, size_t i, struct span msg, signed char *memo)
 {
 	if (memo[i] < 0)
-		memo[i] = memmem(msg.p, msg.n, s->lits[i].p, s->lits[i].n) != NULL;
+		memo[i] = find_literal(msg, &s->lits[i]);
 	return memo[i] != 0;
 }
 
