@@ -40,6 +40,21 @@ struct input {
 	uint64_t offset; /* uncompressed offset of buf[start] */
 };
 
+/* gz_message - zlib's message without the "<fd:N>: " it prefixes */
+static const char *
+gz_message(gzFile gz, int *err)
+{
+	const char *msg = gzerror(gz, err);
+
+	if (strncmp(msg, "<fd:", 4) == 0) {
+		const char *colon = strstr(msg, ": ");
+
+		if (colon != NULL)
+			msg = colon + 2;
+	}
+	return msg;
+}
+
 static ssize_t
 input_read_raw(struct input *in, char *dst, size_t n, char **cause)
 {
@@ -49,14 +64,14 @@ input_read_raw(struct input *in, char *dst, size_t n, char **cause)
 		const char *msg;
 
 		if (got < 0) {
-			msg = gzerror(in->gz, &err);
+			msg = gz_message(in->gz, &err);
 			set_cause(cause, "%s: %s", in->path,
 			    err == Z_ERRNO ? strerror(errno) : msg);
 			return -1;
 		}
 		if (got == 0) {
 			/* zlib reports a truncated stream only through gzerror */
-			msg = gzerror(in->gz, &err);
+			msg = gz_message(in->gz, &err);
 			if (err != Z_OK && err != Z_STREAM_END) {
 				set_cause(cause, "%s: %s", in->path, msg);
 				return -1;
