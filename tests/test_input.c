@@ -69,20 +69,26 @@ test_plain_and_gzip(void **state)
 	static const char data[] = "one\r\ntwo\n\nfour without newline";
 	static const char *const want[] = {"one", "two", "", "four without newline"};
 
+	char *a = write_file("plain.log", data, sizeof data - 1, false);
+	char *b = write_file("plain.log.gz", data, sizeof data - 1, true);
+
 	(void)state;
-	expect_lines(write_file("plain.log", data, sizeof data - 1, false), want, 4);
-	expect_lines(write_file("plain.log.gz", data, sizeof data - 1, true), want, 4);
+	expect_lines(a, want, 4);
+	expect_lines(b, want, 4);
+	free(a);
+	free(b);
 }
 
 static void
 test_nul_bytes(void **state)
 {
 	static const char data[] = "a\0b\nc\n";
-	char *cause = NULL;
-	struct input *in = input_open(write_file("nul.log", data, sizeof data - 1, false), &cause);
+	char *cause = NULL, *path = write_file("nul.log", data, sizeof data - 1, false);
+	struct input *in = input_open(path, &cause);
 	struct line l;
 
 	(void)state;
+	free(path);
 	assert_int_equal(input_next_line(in, &l, &cause), 1);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(input_next_line(in, &l, &cause), 1);
@@ -97,14 +103,16 @@ test_long_line(void **state)
 {
 	size_t big = 3 * 1024 * 1024;
 	char *data = malloc(big + 20);
-	char *cause = NULL;
+	char *cause = NULL, *path;
 	struct input *in;
 	struct line l;
 
 	(void)state;
 	memset(data, 'x', big);
 	memcpy(data + big, "\nnext\n", 6);
-	in = input_open(write_file("long.log", data, big + 6, false), &cause);
+	path = write_file("long.log", data, big + 6, false);
+	in = input_open(path, &cause);
+	free(path);
 	assert_int_equal(input_next_line(in, &l, &cause), 1);
 	assert_true(l.truncated);
 	assert_int_equal(l.n, INPUT_MAX_LINE);
@@ -153,6 +161,8 @@ test_truncated_gzip(void **state)
 	input_close(in);
 	free(buf);
 	free(cause);
+	free(path);
+	free(cut);
 }
 
 static void
@@ -167,6 +177,7 @@ test_skip(void **state)
 	(void)state;
 	path = write_file("skip.log", data, sizeof data - 1, false);
 	in = input_open(path, &cause);
+	free(path);
 	assert_int_equal(input_peek(in, head, 4, &cause), 4);
 	assert_int_equal(input_skip(in, 6, 2, &cause), 0);
 	assert_int_equal(input_next_line(in, &l, &cause), 1);
@@ -175,6 +186,7 @@ test_skip(void **state)
 	input_close(in);
 	path = write_file("skip.log.gz", data, sizeof data - 1, true);
 	in = input_open(path, &cause);
+	free(path);
 	assert_int_equal(input_skip(in, 3, 1, &cause), 0);
 	assert_int_equal(input_next_line(in, &l, &cause), 1);
 	assert_memory_equal(l.p, "l2", 2);

@@ -299,5 +299,16 @@ main(int argc, char **argv)
 				free(p);
 		}
 	}
-	return cmocka_run_group_tests_name("rows", tests, NULL, NULL);
+	{
+		int rc = cmocka_run_group_tests_name("rows", tests, NULL, NULL);
+
+		if (argc <= 1) {
+			for (int i = 0; i < nrow_files; i++)
+				free(row_files[i]);
+			free(row_files);
+		}
+		patterns_free(pats);
+		free(dir);
+		return rc;
+	}
 }
