@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Correlated lookups must go through events_message (mta, host, queue_id,
  * recipient); a unary + on status and ts_epoch keeps SQLite from choosing
@@ -50,7 +51,8 @@ run(sqlite3 *db, const char *sql, int64_t after, char **cause)
 	return 0;
 }
 
-/* select_in_play - temp.in_play: the new events and their messages' */
+/* select_in_play - temp.in_play: the new events, and the earlier events of
+ * the same messages (none when the database was empty) */
 static int
 select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
@@ -61,12 +63,14 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 			   "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
 			   " WHERE e.id > ?1",
 			   after, cause) != 0 ||
-		       run(db,
-			   "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
-			   " (SELECT DISTINCT mta, host, queue_id FROM events WHERE id > ?1"
-			   "  AND queue_id IS NOT NULL) k"
-			   " ON e.mta = k.mta AND e.host IS k.host AND e.queue_id = k.queue_id",
-			   after, cause) != 0 ||
+		       (after > 0 &&
+			   run(db,
+			       "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
+			       " (SELECT DISTINCT mta, host, queue_id FROM events WHERE id > ?1"
+			       "  AND queue_id IS NOT NULL) k"
+			       " ON e.mta = k.mta AND e.host IS k.host AND e.queue_id = k.queue_id"
+			       " WHERE e.id <= ?1",
+			       after, cause) != 0) ||
 		       run(db,
 			   "DELETE FROM greylisting WHERE event_id IN (SELECT id FROM temp.in_play)",
 			   0, cause) != 0 ||
@@ -330,9 +334,29 @@ analyze_events(struct store *st, struct patterns *pats, int64_t after_id, char *
 {
 	sqlite3 *db = store_db(st);
 
-	if (store_begin(st, cause) != 0 || select_in_play(db, after_id, cause) != 0 ||
-	    pass_text(db, pats, cause) != 0 || pass_retries(db, pats, cause) != 0 ||
-	    pass_outcomes(db, cause) != 0)
+	struct timespec t[5];
+	bool timing = getenv("SMTPLOG_TIMING") != NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &t[0]);
+	if (store_begin(st, cause) != 0 || select_in_play(db, after_id, cause) != 0)
 		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t[1]);
+	if (pass_text(db, pats, cause) != 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t[2]);
+	if (pass_retries(db, pats, cause) != 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t[3]);
+	if (pass_outcomes(db, cause) != 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t[4]);
+	if (timing) {
+		static const char *const names[] = {"in play", "text", "retries", "outcomes"};
+
+		for (int i = 0; i < 4; i++)
+			fprintf(stderr, "timing:   %-24s %.3f s\n", names[i],
+			    (double)(t[i + 1].tv_sec - t[i].tv_sec) +
+				(double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);
+	}
 	return store_commit(st, cause);
 }

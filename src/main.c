@@ -202,6 +202,11 @@ main(int argc, char **argv)
 	if (!opt.report_only) {
 		int64_t before = store_max_event_id(st);
 
+		if (store_defer_indexes(st, &cause) != 0) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+			goto done;
+		}
 		ids = xcalloc((size_t)opt.nfiles, sizeof *ids);
 		for (int i = 0; i < opt.nfiles; i++) {
 			struct ingest_result res;
@@ -215,6 +220,11 @@ main(int argc, char **argv)
 			if (res.too_long > 0)
 				diag_warn("%s: %llu lines longer than %d bytes were cut",
 				    opt.files[i], (unsigned long long)res.too_long, 1024 * 1024);
+		}
+		if (store_restore_indexes(st, &cause) != 0 || store_commit(st, &cause) != 0) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+			goto done;
 		}
 		phase_time("ingest");
 		if (analyze_events(st, pats, before, &cause) != 0) {

@@ -201,7 +201,9 @@ store_open(const char *path, char **cause)
 	sqlite3_busy_timeout(st->db, 10000);
 	sqlite3_extended_result_codes(st->db, 1);
 	if (exec(st, memory ? "PRAGMA journal_mode=OFF" : "PRAGMA journal_mode=WAL", cause) != 0 ||
-	    exec(st, "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+	    /* temporary tables (the report's copy of the events in scope) go to
+	     * a file, so memory stays bounded whatever the input's size */
+	    exec(st, "PRAGMA synchronous=NORMAL; PRAGMA temp_store=FILE;"
 		     "PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF",
 		cause) != 0 ||
 	    user_version(st, &version, cause) != 0)
@@ -519,6 +521,27 @@ store_max_event_id(struct store *st)
 		id = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return id;
+}
+
+int
+store_defer_indexes(struct store *st, char **cause)
+{
+	/* Only for an empty events table: building the index once after a
+	 * bulk load is cheaper than keeping it up to date row by row; on a
+	 * large database, dropping it would cost more than it saves. */
+	if (store_max_event_id(st) != 0)
+		return 0;
+	return exec(st, "DROP INDEX IF EXISTS events_message", cause);
+}
+
+int
+store_restore_indexes(struct store *st, char **cause)
+{
+	if (begin(st, cause) != 0)
+		return -1;
+	return exec(st,
+	    "CREATE INDEX IF NOT EXISTS events_message ON events(mta, host, queue_id, recipient)",
+	    cause);
 }
 
 int
