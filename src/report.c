@@ -454,6 +454,25 @@ report_count(const struct report *r, const char *status)
 }
 
 
+size_t
+report_utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+
+	if (len == 0 || c < 0xc2 || c > 0xf4)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0; /* also stops at the terminating NUL */
+	}
+	if (len == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0)))
+		return 0; /* overlong, or a UTF-16 surrogate */
+	if (len == 4 && ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90)))
+		return 0; /* overlong, or beyond U+10FFFF */
+	return len;
+}
+
 const struct table *
 report_table(const struct report *r, const char *id)
 {

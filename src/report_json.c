@@ -42,19 +42,10 @@ json_string(FILE *out, const char *s)
 				fputc(c, out);
 			p++;
 		} else {
-			int len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-			int ok = len > 0 && c >= 0xc2 && c <= 0xf4;
+			size_t len = report_utf8_len(p);
 
-			for (int k = 1; ok && k < len; k++)
-				ok = (p[k] & 0xc0) == 0x80;
-			if (ok && len == 3 && c == 0xe0 && p[1] < 0xa0)
-				ok = 0; /* overlong */
-			if (ok && len == 3 && c == 0xed && p[1] >= 0xa0)
-				ok = 0; /* surrogate */
-			if (ok && len == 4 && ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90)))
-				ok = 0;
-			if (ok) {
-				fwrite(p, 1, (size_t)len, out);
+			if (len > 0) {
+				fwrite(p, 1, len, out);
 				p += len;
 			} else {
 				fputs("\\ufffd", out);

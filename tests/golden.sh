@@ -1,7 +1,7 @@
 #!/bin/sh
-# golden.sh - the report on each sample log must equal its checked-in
-# expectation, tests/golden/NAME.txt.  Run with --update to rewrite them
-# after an intended change (and review the diff).
+# golden.sh - the report on each sample log, in every format, must equal its
+# checked-in expectation, tests/golden/NAME.{txt,json,csv,html}.  Run with
+# --update to rewrite them after an intended change (and review the diff).
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -13,24 +13,29 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$top_srcdir" || exit 1
 for log in sample-logs/*.log; do
     name=$(basename "$log" .log)
-    want=tests/golden/$name.txt
-    # --year: the samples carry syslog dates without a year
-    TZ=UTC "$bin" --db :memory: --year 2026 --top 8 --no-progress "$log" >"$tmp/$name.txt" 2>"$tmp/$name.err"
-    rc=$?
-    if [ "$update" = --update ]; then
-        cp "$tmp/$name.txt" "$want"
-        echo "updated $want"
-        continue
-    fi
-    if [ "$rc" -ne 0 ]; then
-        fail=$((fail + 1)); echo "FAIL: $log: exit $rc: $(cat "$tmp/$name.err")" >&2
-    elif [ ! -f "$want" ]; then
-        fail=$((fail + 1)); echo "FAIL: $want missing (run tests/golden.sh --update)" >&2
-    elif ! diff -u "$want" "$tmp/$name.txt" >&2; then
-        fail=$((fail + 1)); echo "FAIL: $log: report differs from $want" >&2
-    else
-        pass=$((pass + 1))
-    fi
+    for fmt in txt json csv html; do
+        want=tests/golden/$name.$fmt
+        got=$tmp/$name.$fmt
+        case $fmt in txt) f=text ;; *) f=$fmt ;; esac
+        # --year: the samples carry syslog dates without a year
+        TZ=UTC "$bin" --db :memory: --year 2026 --top 8 --no-progress --format "$f" "$log" \
+            >"$got" 2>"$tmp/err"
+        rc=$?
+        if [ "$update" = --update ]; then
+            cp "$got" "$want"
+            echo "updated $want"
+            continue
+        fi
+        if [ "$rc" -ne 0 ]; then
+            fail=$((fail + 1)); echo "FAIL: $log ($f): exit $rc: $(cat "$tmp/err")" >&2
+        elif [ ! -f "$want" ]; then
+            fail=$((fail + 1)); echo "FAIL: $want missing (run tests/golden.sh --update)" >&2
+        elif ! diff -u "$want" "$got" >&2; then
+            fail=$((fail + 1)); echo "FAIL: $log: $f report differs from $want" >&2
+        else
+            pass=$((pass + 1))
+        fi
+    done
 done
 echo "golden: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 -o "$update" = --update ]
