@@ -6,7 +6,10 @@
 
 #include "report_model.h"
 
+#include "diag.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TEXT_WIDTH 100
@@ -49,6 +52,61 @@ put_clipped(FILE *out, const char *s, int w, bool right, bool pad)
 		fprintf(out, "%*s", w - n, "");
 }
 
+/* put_wrapped - S in lines of at most WIDTH columns, the first prefixed with
+ * FIRST, the others indented as deep; at most MAX_LINES lines, then '~' */
+static void
+put_wrapped(FILE *out, const char *first, const char *s, const char *tail, int width,
+    int max_lines)
+{
+	int indent = (int)strlen(first), room = width - indent, line = 0;
+	char *all = xasprintf("%s%s", s, tail); /* the tail wraps with the text */
+	const char *p = all;
+
+	fputs(first, out);
+	while (*p != '\0') {
+		const char *end = p, *brk = NULL;
+		int cols = 0;
+
+		while (*end != '\0' && cols < room) {
+			if (*end == ' ')
+				brk = end;
+			if (((unsigned char)*end & 0xc0) != 0x80)
+				cols++;
+			end++;
+		}
+		if (*end != '\0' && brk != NULL && brk > p)
+			end = brk;
+		while (end > p + 1 && end[-1] == ' ')
+			end--;
+		if (++line == max_lines && *end != '\0') {
+			put_clipped(out, p, room, false, false);
+			break;
+		}
+		for (const char *c = p; c < end; c++)
+			fputc((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c, out);
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p != '\0')
+			fprintf(out, "\n%*s", indent, "");
+	}
+	fputc('\n', out);
+	free(all);
+}
+
+/* text_header - shorter column names where the text report is tight */
+static const char *
+text_header(const char *col)
+{
+	if (strcmp(col, "enhanced_code") == 0)
+		return "enhanced";
+	if (strcmp(col, "reply_code") == 0)
+		return "reply";
+	if (strcmp(col, "recipients") == 0)
+		return "rcpts";
+	return col;
+}
+
 static int
 text_width(const char *s)
 {
@@ -70,8 +128,12 @@ render_heading(FILE *out, const char *title, const char *note)
 	for (size_t i = 0; i < strlen(title); i++)
 		fputc('-', out);
 	fputc('\n', out);
-	if (note != NULL)
-		fprintf(out, "(%s)\n", note);
+	if (note != NULL) {
+		char *paren = xasprintf("(%s)", note);
+
+		put_wrapped(out, "", paren, "", TEXT_WIDTH, 4);
+		free(paren);
+	}
 }
 
 /* Columns printed on a line of their own under their row, with a prefix. */
@@ -126,7 +188,7 @@ render_table_text(const struct table *t, FILE *out, int width)
 			enh = c;
 		else if (strcmp(t->cols[c], "reply_code") == 0)
 			reply = c;
-		w[c] = text_width(t->cols[c]);
+		w[c] = text_width(text_header(t->cols[c]));
 		for (size_t r = 0; r < t->nrows; r++) {
 			int k2 = text_width(t->cells[r * t->ncols + c].text);
 
@@ -146,7 +208,7 @@ render_table_text(const struct table *t, FILE *out, int width)
 	for (size_t c = 0; c <= last; c++) {
 		if (is_sub[c])
 			continue;
-		put_clipped(out, t->cols[c], w[c], t->cells[c].integer, c != last);
+		put_clipped(out, text_header(t->cols[c]), w[c], t->cells[c].integer, c != last);
 		if (c != last)
 			fputs("  ", out);
 	}
@@ -176,11 +238,14 @@ render_table_text(const struct table *t, FILE *out, int width)
 				snprintf(more, sizeof more, "  [explain%s%s%s%s]", rc ? " " : "",
 				    rc ? rc : "", ec ? " " : "", ec ? ec : "");
 			}
-			room = width - (int)strlen(text_subline[k].prefix) - (int)strlen(more);
-			fputs(text_subline[k].prefix, out);
-			put_clipped(out, text, room, false, false);
-			fputs(more, out);
-			fputc('\n', out);
+			if (strcmp(text_subline[k].name, "example") == 0) {
+				/* one line: it is the log text itself, cut */
+				room = width - (int)strlen(text_subline[k].prefix);
+				fputs(text_subline[k].prefix, out);
+				put_clipped(out, text, room, false, false);
+				fputc('\n', out);
+			} else
+				put_wrapped(out, text_subline[k].prefix, text, more, width, 3);
 		}
 	}
 }
