@@ -121,5 +121,28 @@ out_has "events      4:" "report-only covers the whole database"
 XDG_STATE_HOME="$tmp/state" "$bin" "$tmp/mail.log" >/dev/null 2>&1
 [ "$(stat -c %a "$tmp/state/smtplog-report/smtplog.db" 2>/dev/null)" = 600 ] && ok || bad "default database"
 
+# --redact: no local part reaches the database, the report or --unmatched;
+# the key file is 0600; the same address gives the same token on the next run
+printf '%s\nNov 27 06:25:13 mx postfix/smtp[1]: ZZ: to=<eve@example.com>, status=weird (x)\n' "$L1" >"$tmp/r.log"
+expect 0 "redact" -- "$bin" --db "$tmp/red.db" --redact --unmatched "$tmp/red.unm" "$tmp/r.log"
+grep -q 'bob@' "$tmp/out" && bad "redact: address in the report" || ok
+[ "$(rows "$tmp/red.db" "SELECT count(*) FROM events WHERE recipient LIKE 'bob@%' OR response LIKE '%bob@%'")" = 0 ] && ok || bad "redact: address in the database"
+grep -q 'eve@' "$tmp/red.unm" && bad "redact: address in --unmatched" || ok
+[ "$(stat -c %a "$tmp/red.db.key")" = 600 ] && ok || bad "redact key mode"
+tok=$(rows "$tmp/red.db" "SELECT recipient FROM events")
+case $tok in u-??????????@example.com) ok ;; *) bad "redact token '$tok'" ;; esac
+printf '%s\n' "$L1" | sed 's/A1B2C3D4E5/F1F2F3F4F5/' >"$tmp/r2.log"
+"$bin" --db "$tmp/red.db" --redact "$tmp/r2.log" >/dev/null 2>&1
+[ "$(rows "$tmp/red.db" "SELECT count(DISTINCT recipient) FROM events")" = 1 ] && ok || bad "redact: token not stable"
+# explain and codes
+expect 0 "explain" -- "$bin" explain 550 5.1.1
+out_has "Retry: no" "explain retry advice"
+out_has "  1. " "explain numbered steps"
+expect 1 "explain 999" -- "$bin" explain 999
+err_has "'999' is not a reply code" "explain 999 message"
+expect 0 "codes" -- "$bin" codes --class 5
+out_has "5.7.26" "codes lists registry codes"
+expect 1 "codes bad class" -- "$bin" codes --class 7
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
