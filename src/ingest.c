@@ -57,6 +57,7 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 	ssize_t nhead;
 	uint64_t since_checkpoint = 0;
 	time_t start = time(NULL), last_progress = start;
+	bool show_progress;
 	int rc = 0, got;
 
 	memset(res, 0, sizeof *res);
@@ -95,6 +96,8 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 		res->skipped_bytes = src.offset;
 	}
 	envelope_year_init(&year, input_mtime(in), opt->forced_year);
+	show_progress = opt->progress == 1 ||
+	    (opt->progress == 2 && (input_file_size(in) < 0 || input_file_size(in) > 8000000));
 	while ((got = input_next_line(in, &line, cause)) == 1) {
 		size_t n = 0;
 		enum extract_result r;
@@ -139,7 +142,7 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 				rc = -1;
 				goto out;
 			}
-			if (opt->progress) {
+			if (show_progress) {
 				time_t now = time(NULL);
 
 				if (now != last_progress) {
@@ -158,7 +161,7 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 			rc = -1;
 		free(cause2);
 	}
-	if (opt->progress)
+	if (show_progress && last_progress != start)
 		progress_print(in, start, true);
 out:
 	input_close(in);

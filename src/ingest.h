@@ -19,7 +19,7 @@ struct ingest_options {
 	struct redactor *redact; /* --redact, or NULL */
 	int forced_year;  /* --year, or 0 */
 	FILE *unmatched;  /* --unmatched, or NULL */
-	bool progress;    /* progress on stderr */
+	int progress;     /* progress on stderr: 0 off, 1 on, 2 when the input is over 8 MB */
 };
 
 /* What one run did to one input. */

@@ -197,7 +197,7 @@ main(int argc, char **argv)
 		}
 	}
 	iopt.forced_year = opt.year;
-	iopt.progress = opt.progress == 1 || (opt.progress == -1 && isatty(STDERR_FILENO));
+	iopt.progress = opt.progress == 1 ? 1 : (opt.progress == -1 && isatty(STDERR_FILENO)) ? 2 : 0;
 	phase_time(NULL);
 	if (!opt.report_only) {
 		int64_t before = store_max_event_id(st);

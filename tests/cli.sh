@@ -144,5 +144,19 @@ expect 0 "codes" -- "$bin" codes --class 5
 out_has "5.7.26" "codes lists registry codes"
 expect 1 "codes bad class" -- "$bin" codes --class 7
 
+# --since/--until: today, yesterday
+old=$(date -d '3 days ago' '+%b %e 10:00:00')
+yday=$(date -d yesterday '+%b %e 12:00:00')
+now=$(date '+%b %e %H:%M:%S')
+for t in "$old" "$yday" "$now"; do printf '%s%s\n' "$t" "${L1#Nov 27 06:25:13}"; done >"$tmp/days.log"
+expect 0 "since yesterday" -- "$bin" --db "$tmp/d.db" --since yesterday --until today "$tmp/days.log"
+out_has "events      1: 0 sent, 0 deferred, 1 bounced" "--since yesterday --until today"
+expect 0 "since today" -- "$bin" --db "$tmp/d.db" --since today "$tmp/days.log"
+out_has "events      1:" "--since today"
+expect 0 "all three" -- "$bin" --db "$tmp/d.db" "$tmp/days.log"
+out_has "events      3:" "no time range"
+expect 0 "keep-days" -- "$bin" --db "$tmp/d.db" --keep-days 2 "$tmp/days.log"
+out_has "events      2:" "--keep-days 2 pruned the old event"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
