@@ -201,11 +201,17 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 		ss->events = sqlite3_column_int64(s, 5);
 	}
 	sqlite3_finalize(s);
-	if (prepare_scoped(db, r->scope,
-		"SELECT min(ts), max(ts), status, count(*) FROM temp.sev e WHERE" SCOPE_WHERE
-		" GROUP BY status",
-		&s, cause) != 0)
+	/* counts by MTA and status, once: the summary and by_mta read it */
+	if (sqlite3_exec(db,
+		"DROP TABLE IF EXISTS temp.counts;"
+		"CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n, min(ts) AS lo,"
+		" max(ts) AS hi FROM temp.sev GROUP BY mta, status",
+		NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT lo, hi, status, n FROM temp.counts", -1, &s, NULL) !=
+		SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
+	}
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *lo = (const char *)sqlite3_column_text(s, 0);
 		const char *hi = (const char *)sqlite3_column_text(s, 1);
@@ -239,10 +245,10 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 	if (scope_setup(db, scope, cause) != 0 || build_summary(r, db, cause) != 0)
 		goto fail;
 	if (add_table(r, db, "by_mta", "Events by MTA", NULL,
-		"SELECT mta, sum(status='sent') AS sent, sum(status='deferred') AS deferred,"
-		" sum(status='bounced') AS bounced, sum(status='expired') AS expired,"
-		" sum(status='rejected') AS rejected, count(*) AS total"
-		" FROM temp.sev e WHERE" SCOPE_WHERE " GROUP BY mta ORDER BY total DESC",
+		"SELECT mta, sum(n * (status = 'sent')) AS sent, sum(n * (status = 'deferred')) AS deferred,"
+		" sum(n * (status = 'bounced')) AS bounced, sum(n * (status = 'expired')) AS expired,"
+		" sum(n * (status = 'rejected')) AS rejected, sum(n) AS total"
+		" FROM temp.counts GROUP BY mta ORDER BY total DESC, mta",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "class_subject", "Failures by class and subject",

@@ -63,6 +63,17 @@ expect 0 "rotated" -- "$bin" --db "$tmp/a.db" "$tmp/mail.log.1.gz" "$tmp/mail.lo
 [ "$(rows "$tmp/a.db" 'select count(*) from events')" = 4 ] && ok || bad "rotation: $(rows "$tmp/a.db" 'select count(*) from events') rows, expected 4"
 [ "$(rows "$tmp/a.db" 'select count(*) from sources')" = 2 ] && ok || bad "rotation: sources"
 
+# rotation without compression: mail.log -> mail.log.1 (plain), new mail.log
+printf '%s\n%s\n' "$L1" "$L2" >"$tmp/p.log"
+"$bin" --db "$tmp/p.db" "$tmp/p.log" >/dev/null 2>&1
+printf '%s\n' "$L3" >>"$tmp/p.log"
+mv "$tmp/p.log" "$tmp/p.log.1"
+printf '%s\n' "$L4" >"$tmp/p.log"
+expect 0 "plain rotation" -- "$bin" --db "$tmp/p.db" "$tmp/p.log" "$tmp/p.log.1"
+[ "$(rows "$tmp/p.db" 'select count(*) from events')" = 4 ] && ok || bad "plain rotation: $(rows "$tmp/p.db" 'select count(*) from events') rows, expected 4"
+expect 0 "plain rotation again" -- "$bin" --db "$tmp/p.db" "$tmp/p.log" "$tmp/p.log.1"
+[ "$(rows "$tmp/p.db" 'select count(*) from events')" = 4 ] && ok || bad "plain rotation re-run added rows"
+
 # a missing file: one line naming it, the other input still read, exit 2
 expect 2 "missing file" -- "$bin" --db "$tmp/b.db" "$tmp/nope.log" "$tmp/mail.log"
 err_has "$tmp/nope.log: No such file or directory" "missing file"
