@@ -357,12 +357,6 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 	return 0;
 }
 
-void
-options_free(struct options *o)
-{
-	(void)o;
-}
-
 /* mkdirs - create every missing folder of PATH (not its last part) */
 static int
 mkdirs(char *path, char **cause)

@@ -41,7 +41,6 @@ struct options {
 
 /* options_parse - 0, or -1 with *cause (a usage error) */
 int options_parse(int argc, char **argv, struct options *o, char **cause);
-void options_free(struct options *o);
 void options_usage(FILE *out);
 
 /* options_parse_time - "today", "yesterday", YYYY-MM-DD, ISO timestamps;

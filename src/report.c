@@ -23,13 +23,15 @@
 static const char *const statuses[] = {"sent", "deferred", "bounced", "expired", "rejected"};
 
 /* The filter every section shares: ?1 since, ?2 until, ?3 domain. */
-/* Every section reads temp.sev, the events in scope, copied once by
- * scope_setup(); SCOPE_WHERE stays for readability of the queries. */
+/* Every section reads temp.sev, the events in scope (sources, time range,
+ * domain), copied once by scope_setup(); the queries' own conditions follow
+ * "WHERE" SCOPE_WHERE.  ?4 is --top. */
 #define SCOPE_WHERE " 1"
 /* the visible columns of a cause section (its CTE c also carries example_id) */
 #define CAUSE_COLUMNS "c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
 #define REJECT_COLUMNS "c.events, c.clients, c.recipients, c.enhanced_code, c.reply_code, c.reason, c.hint"
 
+/* prepare_scoped - a section's query, with --top bound to ?4 */
 static int
 prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqlite3_stmt **s,
     char **cause)
@@ -38,12 +40,7 @@ prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqli
 		set_cause(cause, "report query: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	sqlite3_bind_int64(*s, 1, sc->since);
-	sqlite3_bind_int64(*s, 2, sc->until);
-	if (sc->domain != NULL)
-		sqlite3_bind_text(*s, 3, sc->domain, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(*s, 3);
+	/* the time and domain filters were applied when temp.sev was filled */
 	if (sqlite3_bind_parameter_index(*s, "?4") > 0)
 		sqlite3_bind_int(*s, 4, sc->top);
 	return 0;
