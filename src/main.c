@@ -68,6 +68,17 @@ phase_time(const char *phase)
 	last = now;
 }
 
+/* load_codes - the knowledge base beside the pattern files */
+static struct codes *
+load_codes(const struct options *opt, char **cause)
+{
+	char *path = xasprintf("%s/codes.tsv", opt->patterns ? opt->patterns : patterns_default_dir());
+	struct codes *kb = codes_load(path, cause);
+
+	free(path);
+	return kb;
+}
+
 static double
 rate(uint64_t part, uint64_t whole)
 {
@@ -104,12 +115,9 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (opt.command == CMD_EXPLAIN || opt.command == CMD_CODES) {
-		char *path = xasprintf("%s/codes.tsv",
-		    opt.patterns ? opt.patterns : patterns_default_dir());
-		struct codes *kb = codes_load(path, &cause);
+		struct codes *kb = load_codes(&opt, &cause);
 		int rc = EXIT_OK;
 
-		free(path);
 		if (kb == NULL) {
 			diag_warn("%s", cause);
 			free(cause);
@@ -159,11 +167,8 @@ main(int argc, char **argv)
 	}
 	{
 		/* the knowledge base goes into every database, for hints and joins */
-		char *path = xasprintf("%s/codes.tsv",
-		    opt.patterns ? opt.patterns : patterns_default_dir());
-		struct codes *kb = codes_load(path, &cause);
+		struct codes *kb = load_codes(&opt, &cause);
 
-		free(path);
 		if (kb == NULL) {
 			diag_warn("%s", cause);
 			status = EXIT_PATTERNS;
