@@ -23,13 +23,45 @@
 static const char *const statuses[] = {"sent", "deferred", "bounced", "expired", "rejected"};
 
 /* The filter every section shares: ?1 since, ?2 until, ?3 domain. */
-/* Every section reads temp.sev, the events in scope (sources, time range,
- * domain), copied once by scope_setup(); the queries' own conditions follow
- * "WHERE" SCOPE_WHERE.  ?4 is --top. */
+/* Every section reads the tables scope_setup() fills from the events in
+ * scope (sources, time range, domain): temp.sev (the failures), temp.counts,
+ * temp.sent_by.  The queries' own conditions follow "WHERE" SCOPE_WHERE;
+ * ?4 is --top. */
 #define SCOPE_WHERE " 1"
 /* the visible columns of a cause section (its CTE c also carries example_id) */
 #define CAUSE_COLUMNS "c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
 #define REJECT_COLUMNS "c.events, c.clients, c.recipients, c.enhanced_code, c.reply_code, c.reason, c.hint"
+
+/* The events a report covers: ?1 since, ?2 until, ?3 domain. */
+#define EVENTS_IN_SCOPE                                                                     \
+	" (e.source_id IN (SELECT id FROM temp.report_scope)"                               \
+	"   OR (SELECT all_sources FROM temp.report_opts))"                                 \
+	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                 \
+	" AND (?3 IS NULL OR e.recipient_domain = lower(?3))"
+
+/* exec_in_scope - run SQL with the scope's time and domain bound */
+static int
+exec_in_scope(sqlite3 *db, const struct report_scope *sc, const char *sql, char **cause)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, sc->since);
+	sqlite3_bind_int64(s, 2, sc->until);
+	if (sc->domain != NULL)
+		sqlite3_bind_text(s, 3, sc->domain, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
 
 /* prepare_scoped - a section's query, with --top bound to ?4 */
 static int
@@ -76,37 +108,37 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 		sqlite3_reset(ins);
 	}
 	sqlite3_finalize(ins);
-	/* the events in scope, once: every section reads this copy */
-	/* narrow: the response text is fetched by id for the few examples shown */
+	/* Three passes over the events in scope; every section then reads these
+	 * small tables: counts by MTA and status, sent events by domain and
+	 * relay, and a narrow copy of the failures (the response text is
+	 * fetched by id for the few examples shown). */
 	if (sqlite3_exec(db,
-		"DROP TABLE IF EXISTS temp.sev;"
+		"DROP TABLE IF EXISTS temp.sev; DROP TABLE IF EXISTS temp.counts;"
+		"DROP TABLE IF EXISTS temp.sent_by;"
 		"CREATE TEMP TABLE sev(id INTEGER PRIMARY KEY, source_id INTEGER, ts TEXT,"
 		" ts_epoch INTEGER, mta TEXT, status TEXT, sender TEXT, recipient TEXT,"
 		" recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
 		" enhanced_code TEXT, class INTEGER, subject INTEGER, reason TEXT)",
-		NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
+		NULL, NULL, NULL) != SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (exec_in_scope(db, sc,
+		"CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n, min(ts) AS lo,"
+		" max(ts) AS hi FROM events e WHERE" EVENTS_IN_SCOPE " GROUP BY mta, status",
+		cause) != 0 ||
+	    exec_in_scope(db, sc,
+		"CREATE TEMP TABLE sent_by AS SELECT recipient_domain, relay, count(*) AS n"
+		" FROM events e WHERE" EVENTS_IN_SCOPE " AND e.status = 'sent'"
+		" GROUP BY recipient_domain, relay",
+		cause) != 0 ||
+	    exec_in_scope(db, sc,
 		"INSERT INTO temp.sev SELECT e.id, e.source_id, e.ts, e.ts_epoch, e.mta, e.status,"
 		" e.sender, e.recipient, e.recipient_domain, e.relay, e.client, e.reply_code,"
-		" e.enhanced_code, e.class, e.subject, e.reason FROM events e WHERE"
-		" (e.source_id IN (SELECT id FROM temp.report_scope)"
-		"   OR (SELECT all_sources FROM temp.report_opts))"
-		" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"
-		" AND (?3 IS NULL OR e.recipient_domain = lower(?3))",
-		-1, &ins, NULL) != SQLITE_OK) {
-		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		" e.enhanced_code, e.class, e.subject, e.reason FROM events e WHERE" EVENTS_IN_SCOPE
+		" AND e.status <> 'sent'",
+		cause) != 0)
 		return -1;
-	}
-	sqlite3_bind_int64(ins, 1, sc->since);
-	sqlite3_bind_int64(ins, 2, sc->until);
-	if (sc->domain != NULL)
-		sqlite3_bind_text(ins, 3, sc->domain, -1, SQLITE_STATIC);
-	if (sqlite3_step(ins) != SQLITE_DONE) {
-		set_cause(cause, "report: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(ins);
-		return -1;
-	}
-	sqlite3_finalize(ins);
 	if (sqlite3_exec(db, "CREATE INDEX temp.sev_status ON sev(status, recipient_domain)", NULL,
 		NULL, NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
@@ -198,14 +230,8 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 		ss->events = sqlite3_column_int64(s, 5);
 	}
 	sqlite3_finalize(s);
-	/* counts by MTA and status, once: the summary and by_mta read it */
-	if (sqlite3_exec(db,
-		"DROP TABLE IF EXISTS temp.counts;"
-		"CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n, min(ts) AS lo,"
-		" max(ts) AS hi FROM temp.sev GROUP BY mta, status",
-		NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT lo, hi, status, n FROM temp.counts", -1, &s, NULL) !=
-		SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT lo, hi, status, n FROM temp.counts", -1, &s, NULL) !=
+	    SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
@@ -384,8 +410,8 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"   AND recipient_domain IS NOT NULL GROUP BY recipient_domain"
 		"   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
 		" SELECT domain, bounced, deferred, expired,"
-		" (SELECT count(*) FROM temp.sev s WHERE s.status = 'sent'"
-		"   AND s.recipient_domain = f.domain) AS sent, recipients FROM f",
+		" coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.recipient_domain = f.domain), 0)"
+		"   AS sent, recipients FROM f",
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "relays", "Top failing relays", NULL,
@@ -394,10 +420,9 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		"   FROM temp.sev e WHERE" SCOPE_WHERE " AND status IN ('bounced', 'deferred')"
 		"   AND relay IS NOT NULL AND relay <> 'none' GROUP BY relay"
 		"   ORDER BY bounced + deferred DESC, relay LIMIT ?4)"
-		" , s AS (SELECT relay, count(*) AS n FROM temp.sev WHERE status = 'sent'"
-		"   AND relay IN (SELECT relay FROM f) GROUP BY relay)"
-		" SELECT f.relay, f.bounced, f.deferred, coalesce(s.n, 0) AS sent"
-		" FROM f LEFT JOIN s ON s.relay = f.relay ORDER BY f.bounced + f.deferred DESC, f.relay",
+		" SELECT f.relay, f.bounced, f.deferred,"
+		" coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.relay = f.relay), 0) AS sent"
+		" FROM f ORDER BY f.bounced + f.deferred DESC, f.relay",
 		cause) != 0)
 		goto fail;
 	/* per hour when the events span three days or less, else per day */
