@@ -2,7 +2,8 @@
  * ingest.c - one input through the pipeline: read, envelope, extract, store.
  *
  * The loop allocates nothing per line: lines are spans into the input's
- * buffer, envelopes and events live on the stack, SQLite binds the spans.
+ * buffer, events are copied into one of two preallocated batches, and SQLite
+ * binds the spans.
  * A checkpoint (the source's offset and counters, then COMMIT) is written
  * every CHECKPOINT_LINES lines and at the end, so a kill at any moment
  * leaves the database at a checkpoint and the next run resumes from it.
@@ -18,6 +19,7 @@
 #include "redact.h"
 
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,223 @@ progress_print(struct input *in, time_t start, bool final)
 		fputc('\n', stderr);
 }
 
+/*
+ * The pipeline: this thread reads, parses and extracts into a batch; a
+ * writer thread stores full batches in SQLite.  A batch owns copies of its
+ * events' text (the line buffer moves on), and may end with a checkpoint:
+ * the source's state to record after its events, in the same transaction.
+ * With one CPU the writer runs inline; the code path is the same.
+ */
+#define BATCH_EVENTS 4096
+#define BATCH_ARENA (4 * 1024 * 1024)
+
+struct batch_event {
+	uint64_t line_no;
+	struct envelope env;
+	struct event ev;
+};
+
+struct batch {
+	struct batch_event *ev;
+	size_t nev;
+	char *arena;
+	size_t used, size;
+	bool checkpoint;
+	struct source_state src;
+};
+
+struct pipeline {
+	struct store *st;
+	bool threaded;
+	pthread_t writer;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct batch batches[2];
+	struct batch *full;  /* handed to the writer, or NULL */
+	struct batch *spare; /* given back by the writer, or NULL */
+	bool closing;
+	bool failed;
+	char *cause;
+};
+
+/* batch_store - the writer's work on one batch; false on a database error
+ * (in pl->cause).  FAILED: an earlier batch failed, store nothing more. */
+static bool
+batch_store(struct pipeline *pl, struct batch *b, bool failed)
+{
+	bool ok = !failed;
+
+	for (size_t i = 0; i < b->nev && ok; i++) {
+		if (store_add_event(pl->st, &b->src, b->ev[i].line_no, &b->ev[i].env, &b->ev[i].ev,
+			&pl->cause) != 0)
+			ok = false;
+	}
+	if (ok && b->checkpoint && store_checkpoint(pl->st, &b->src, &pl->cause) != 0)
+		ok = false;
+	b->nev = 0;
+	b->used = 0;
+	b->checkpoint = false;
+	return ok;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct pipeline *pl = arg;
+
+	pthread_mutex_lock(&pl->lock);
+	for (;;) {
+		struct batch *b;
+
+		while (pl->full == NULL && !pl->closing)
+			pthread_cond_wait(&pl->changed, &pl->lock);
+		if (pl->full == NULL)
+			break;
+		bool failed = pl->failed, ok;
+
+		b = pl->full;
+		pl->full = NULL;
+		pthread_mutex_unlock(&pl->lock);
+		ok = batch_store(pl, b, failed);
+		pthread_mutex_lock(&pl->lock);
+		if (!ok)
+			pl->failed = true;
+		pl->spare = b;
+		pthread_cond_broadcast(&pl->changed);
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
+}
+
+static void
+pipeline_init(struct pipeline *pl, struct store *st)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->st = st;
+	for (int i = 0; i < 2; i++) {
+		pl->batches[i].ev = xcalloc(BATCH_EVENTS, sizeof *pl->batches[i].ev);
+		pl->batches[i].size = BATCH_ARENA;
+		pl->batches[i].arena = xmalloc(BATCH_ARENA);
+	}
+	pl->spare = &pl->batches[1];
+	pthread_mutex_init(&pl->lock, NULL);
+	pthread_cond_init(&pl->changed, NULL);
+	pl->threaded = sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+	    pthread_create(&pl->writer, NULL, writer_main, pl) == 0;
+}
+
+/* pipeline_submit - hand B over; returns the batch to fill next */
+static struct batch *
+pipeline_submit(struct pipeline *pl, struct batch *b)
+{
+	struct batch *next;
+
+	if (!pl->threaded) {
+		if (!batch_store(pl, b, pl->failed))
+			pl->failed = true;
+		return b;
+	}
+	pthread_mutex_lock(&pl->lock);
+	while (pl->spare == NULL)
+		pthread_cond_wait(&pl->changed, &pl->lock);
+	next = pl->spare;
+	pl->spare = NULL;
+	pl->full = b;
+	pthread_cond_broadcast(&pl->changed);
+	pthread_mutex_unlock(&pl->lock);
+	return next;
+}
+
+/* pipeline_finish - wait for the writer; 0, or -1 with *cause */
+static int
+pipeline_finish(struct pipeline *pl, char **cause)
+{
+	if (pl->threaded) {
+		pthread_mutex_lock(&pl->lock);
+		pl->closing = true;
+		pthread_cond_broadcast(&pl->changed);
+		pthread_mutex_unlock(&pl->lock);
+		pthread_join(pl->writer, NULL);
+	}
+	pthread_mutex_destroy(&pl->lock);
+	pthread_cond_destroy(&pl->changed);
+	for (int i = 0; i < 2; i++) {
+		free(pl->batches[i].ev);
+		free(pl->batches[i].arena);
+	}
+	if (pl->failed) {
+		set_cause(cause, "%s", pl->cause ? pl->cause : "database write failed");
+		free(pl->cause);
+		return -1;
+	}
+	free(pl->cause);
+	return 0;
+}
+
+/* pipeline_failed - has the writer given up on a database error? */
+static bool
+pipeline_failed(struct pipeline *pl)
+{
+	bool f;
+
+	pthread_mutex_lock(&pl->lock);
+	f = pl->failed;
+	pthread_mutex_unlock(&pl->lock);
+	return f;
+}
+
+static size_t
+span_bytes(struct span s)
+{
+	return s.p ? s.n : 0;
+}
+
+static void
+copy_span(struct batch *b, struct span *s)
+{
+	if (s->p == NULL)
+		return;
+	memcpy(b->arena + b->used, s->p, s->n);
+	s->p = b->arena + b->used;
+	b->used += s->n;
+}
+
+/* batch_add - copy one event and its envelope into B; false if B must be
+ * handed over first */
+static bool
+batch_add(struct batch *b, uint64_t line_no, const struct envelope *env, const struct event *ev)
+{
+	struct batch_event *be;
+	size_t need = span_bytes(env->host) + span_bytes(env->program) + span_bytes(ev->queue_id) +
+	    span_bytes(ev->sender) + span_bytes(ev->recipient) + span_bytes(ev->orig_recipient) +
+	    span_bytes(ev->relay) + span_bytes(ev->client) + span_bytes(ev->response);
+
+	if (b->nev == BATCH_EVENTS || b->used + need > b->size) {
+		if (b->nev > 0)
+			return false;
+		/* one event larger than the arena: grow it while it is empty */
+		b->size = need;
+		b->arena = xreallocarray(b->arena, need, 1);
+	}
+	be = &b->ev[b->nev++];
+	be->line_no = line_no;
+	be->env = *env;
+	be->ev = *ev;
+	copy_span(b, &be->env.host);
+	copy_span(b, &be->env.program);
+	be->env.msg = SPAN_NONE;
+	be->env.pid = SPAN_NONE;
+	copy_span(b, &be->ev.queue_id);
+	copy_span(b, &be->ev.sender);
+	copy_span(b, &be->ev.recipient);
+	copy_span(b, &be->ev.orig_recipient);
+	copy_span(b, &be->ev.relay);
+	copy_span(b, &be->ev.client);
+	copy_span(b, &be->ev.response);
+	be->ev.reply = SPAN_NONE; /* the store does not keep it */
+	return true;
+}
+
 int
 ingest_file(struct store *st, struct patterns *pats, const char *path,
     const struct ingest_options *opt, struct ingest_result *res, char **cause)
@@ -58,6 +277,8 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 	uint64_t since_checkpoint = 0;
 	time_t start = time(NULL), last_progress = start;
 	bool show_progress;
+	struct pipeline pl;
+	struct batch *b;
 	int rc = 0, got;
 
 	memset(res, 0, sizeof *res);
@@ -98,6 +319,9 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 	envelope_year_init(&year, input_mtime(in), opt->forced_year);
 	show_progress = opt->progress == 1 ||
 	    (opt->progress == 2 && (input_file_size(in) < 0 || input_file_size(in) > 8000000));
+	pipeline_init(&pl, st);
+	b = &pl.batches[0];
+	b->src = src;
 	while ((got = input_next_line(in, &line, cause)) == 1) {
 		size_t n = 0;
 		enum extract_result r;
@@ -116,10 +340,10 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 				for (size_t i = 0; i < n; i++) {
 					if (opt->redact != NULL)
 						redact_event(opt->redact, &events[i]);
-					if (store_add_event(st, &src, line.line_no, &env, &events[i],
-						cause) != 0) {
-						rc = -1;
-						goto out;
+					if (!batch_add(b, line.line_no, &env, &events[i])) {
+						b = pipeline_submit(&pl, b);
+						b->src = src;
+						batch_add(b, line.line_no, &env, &events[i]);
 					}
 				}
 				src.events += n;
@@ -138,10 +362,12 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 		}
 		if (++since_checkpoint >= CHECKPOINT_LINES) {
 			since_checkpoint = 0;
-			if (store_checkpoint(st, &src, cause) != 0) {
-				rc = -1;
-				goto out;
-			}
+			b->checkpoint = true;
+			b->src = src;
+			b = pipeline_submit(&pl, b);
+			b->src = src;
+			if (pipeline_failed(&pl))
+				break;
 			if (show_progress) {
 				time_t now = time(NULL);
 
@@ -154,16 +380,19 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 	}
 	if (got < 0)
 		rc = -1; /* keep what was read before the error */
+	/* the last batch, with the final checkpoint */
+	b->checkpoint = true;
+	b->src = src;
+	pipeline_submit(&pl, b);
 	{
 		char *cause2 = NULL;
 
-		if (store_checkpoint(st, &src, rc == 0 ? cause : &cause2) != 0)
+		if (pipeline_finish(&pl, rc == 0 ? cause : &cause2) != 0)
 			rc = -1;
 		free(cause2);
 	}
 	if (show_progress && last_progress != start)
 		progress_print(in, start, true);
-out:
 	input_close(in);
 	free(events);
 	return rc;
