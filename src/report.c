@@ -501,6 +501,19 @@ report_utf8_len(const unsigned char *p)
 	return len;
 }
 
+const unsigned char *
+report_put_utf8(FILE *out, const unsigned char *p, const char *replacement)
+{
+	size_t len = report_utf8_len(p);
+
+	if (len == 0) {
+		fputs(replacement, out);
+		return p + 1;
+	}
+	fwrite(p, 1, len, out);
+	return p + len;
+}
+
 const struct table *
 report_table(const struct report *r, const char *id)
 {

@@ -44,17 +44,8 @@ html_text(FILE *out, const char *s)
 		} else if (c < 0x80) {
 			fputc(c, out);
 			p++;
-		} else {
-			size_t len = report_utf8_len(p);
-
-			if (len > 0) {
-				fwrite(p, 1, len, out);
-				p += len;
-			} else {
-				fputs("&#xfffd;", out);
-				p++;
-			}
-		}
+		} else
+			p = report_put_utf8(out, p, "&#xfffd;");
 	}
 }
 

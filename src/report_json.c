@@ -41,17 +41,8 @@ json_string(FILE *out, const char *s)
 			else
 				fputc(c, out);
 			p++;
-		} else {
-			size_t len = report_utf8_len(p);
-
-			if (len > 0) {
-				fwrite(p, 1, len, out);
-				p += len;
-			} else {
-				fputs("\\ufffd", out);
-				p++;
-			}
-		}
+		} else
+			p = report_put_utf8(out, p, "\\ufffd");
 	}
 	fputc('"', out);
 }

@@ -47,6 +47,9 @@ enum { ST_SENT, ST_DEFERRED, ST_BOUNCED, ST_EXPIRED, ST_REJECTED, ST_TOTAL };
 /* report_utf8_len - the length of the valid UTF-8 sequence starting at P
  * (a byte >= 0x80), or 0 when it is not one (overlong, surrogate, cut) */
 size_t report_utf8_len(const unsigned char *p);
+/* report_put_utf8 - write the sequence at P, or REPLACEMENT when it is not
+ * valid UTF-8; returns the byte after what was consumed */
+const unsigned char *report_put_utf8(FILE *out, const unsigned char *p, const char *replacement);
 
 /* report_table - the section with ID, or NULL */
 const struct table *report_table(const struct report *r, const char *id);
