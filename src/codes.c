@@ -13,12 +13,14 @@
 
 #include "classify.h"
 #include "diag.h"
+#include "textout.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CODES_COLUMNS 8
+#define EXPLAIN_WIDTH 100
 
 struct codes {
 	char *text; /* the file, split in place */
@@ -188,10 +190,14 @@ print_list(FILE *out, const char *heading, const char *list, bool numbered)
 		const char *sep = strstr(p, " | ");
 		size_t n = sep ? (size_t)(sep - p) : strlen(p);
 
+		char *item = xstrndup(p, n), first[16];
+
 		if (numbered)
-			fprintf(out, "  %d. %.*s\n", ++k, (int)n, p);
+			snprintf(first, sizeof first, "  %d. ", ++k);
 		else
-			fprintf(out, "  - %.*s\n", (int)n, p);
+			snprintf(first, sizeof first, "  - ");
+		text_wrapped(out, first, item, "", EXPLAIN_WIDTH, 20);
+		free(item);
 		p += n;
 		if (sep != NULL)
 			p += 3;
@@ -214,13 +220,13 @@ static void
 print_entry(FILE *out, const char *shown, const struct code_entry *e)
 {
 	fprintf(out, "%s  %s\n", shown, e->title);
-	fprintf(out, "  %s\n", e->meaning);
+	text_wrapped(out, "  ", e->meaning, "", EXPLAIN_WIDTH, 20);
 	fprintf(out, "Retry: %s\n", retry_advice(e->retry));
 	print_list(out, "Usual causes:", e->causes, false);
 	print_list(out, "If you are the sender (your mail was refused):", e->sender_fix, true);
 	print_list(out, "If you are the receiver (your server refused it):", e->receiver_fix, true);
 	if (e->providers != NULL && strcmp(e->providers, "-") != 0)
-		fprintf(out, "Providers: %s\n", e->providers);
+		text_wrapped(out, "Providers: ", e->providers, "", EXPLAIN_WIDTH, 40);
 }
 
 /* explain_enhanced - exact row, or class and subject rows as RFC 3463 says */

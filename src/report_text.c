@@ -7,6 +7,7 @@
 #include "report_model.h"
 
 #include "diag.h"
+#include "textout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,85 +15,6 @@
 
 #define TEXT_WIDTH 100
 
-
-/* put_clipped - write S in W columns (right-aligned or, with PAD, padded),
- * cut with '~' when longer; control bytes are written as '?' */
-static void
-put_clipped(FILE *out, const char *s, int w, bool right, bool pad)
-{
-	int n = 0;
-	const char *p;
-
-	if (s == NULL)
-		s = "-";
-	for (p = s; *p != '\0' && n < w; p++) {
-		if (((unsigned char)*p & 0xc0) != 0x80)
-			n++;
-	}
-	if (*p != '\0' && w > 0) {
-		/* too long: w-1 characters and an ellipsis marker */
-		int k = 0;
-
-		for (p = s; *p != '\0'; p++) {
-			if (((unsigned char)*p & 0xc0) != 0x80) {
-				if (k == w - 1)
-					break;
-				k++;
-			}
-			fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, out);
-		}
-		fputc('~', out);
-		return;
-	}
-	if (right)
-		fprintf(out, "%*s", w - n, "");
-	for (p = s; *p != '\0'; p++)
-		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, out);
-	if (!right && pad)
-		fprintf(out, "%*s", w - n, "");
-}
-
-/* put_wrapped - S in lines of at most WIDTH columns, the first prefixed with
- * FIRST, the others indented as deep; at most MAX_LINES lines, then '~' */
-static void
-put_wrapped(FILE *out, const char *first, const char *s, const char *tail, int width,
-    int max_lines)
-{
-	int indent = (int)strlen(first), room = width - indent, line = 0;
-	char *all = xasprintf("%s%s", s, tail); /* the tail wraps with the text */
-	const char *p = all;
-
-	fputs(first, out);
-	while (*p != '\0') {
-		const char *end = p, *brk = NULL;
-		int cols = 0;
-
-		while (*end != '\0' && cols < room) {
-			if (*end == ' ')
-				brk = end;
-			if (((unsigned char)*end & 0xc0) != 0x80)
-				cols++;
-			end++;
-		}
-		if (*end != '\0' && brk != NULL && brk > p)
-			end = brk;
-		while (end > p + 1 && end[-1] == ' ')
-			end--;
-		if (++line == max_lines && *end != '\0') {
-			put_clipped(out, p, room, false, false);
-			break;
-		}
-		for (const char *c = p; c < end; c++)
-			fputc((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c, out);
-		p = end;
-		while (*p == ' ')
-			p++;
-		if (*p != '\0')
-			fprintf(out, "\n%*s", indent, "");
-	}
-	fputc('\n', out);
-	free(all);
-}
 
 /* text_header - shorter column names where the text report is tight */
 static const char *
@@ -131,7 +53,7 @@ render_heading(FILE *out, const char *title, const char *note)
 	if (note != NULL) {
 		char *paren = xasprintf("(%s)", note);
 
-		put_wrapped(out, "", paren, "", TEXT_WIDTH, 4);
+		text_wrapped(out, "", paren, "", TEXT_WIDTH, 4);
 		free(paren);
 	}
 }
@@ -208,7 +130,7 @@ render_table_text(const struct table *t, FILE *out, int width)
 	for (size_t c = 0; c <= last; c++) {
 		if (is_sub[c])
 			continue;
-		put_clipped(out, text_header(t->cols[c]), w[c], t->cells[c].integer, c != last);
+		text_clipped(out, text_header(t->cols[c]), w[c], t->cells[c].integer, c != last);
 		if (c != last)
 			fputs("  ", out);
 	}
@@ -219,7 +141,7 @@ render_table_text(const struct table *t, FILE *out, int width)
 		for (size_t c = 0; c <= last; c++) {
 			if (is_sub[c])
 				continue;
-			put_clipped(out, row[c].text, w[c], row[c].integer, c != last);
+			text_clipped(out, row[c].text, w[c], row[c].integer, c != last);
 			if (c != last)
 				fputs("  ", out);
 		}
@@ -242,10 +164,10 @@ render_table_text(const struct table *t, FILE *out, int width)
 				/* one line: it is the log text itself, cut */
 				room = width - (int)strlen(text_subline[k].prefix);
 				fputs(text_subline[k].prefix, out);
-				put_clipped(out, text, room, false, false);
+				text_clipped(out, text, room, false, false);
 				fputc('\n', out);
 			} else
-				put_wrapped(out, text_subline[k].prefix, text, more, width, 3);
+				text_wrapped(out, text_subline[k].prefix, text, more, width, 3);
 		}
 	}
 }
@@ -269,7 +191,7 @@ report_render_text(const struct report *r, FILE *out)
 		const struct summary_source *s = &r->sources[i];
 
 		fputs("file        ", out);
-		put_clipped(out, s->path, width - 12, false, false);
+		text_clipped(out, s->path, width - 12, false, false);
 		fputc('\n', out);
 		lines += s->lines;
 		matched += s->matched;
