@@ -32,6 +32,20 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
 #define CAUSE_COLUMNS "c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
 #define REJECT_COLUMNS "c.events, c.clients, c.recipients, c.enhanced_code, c.reply_code, c.reason, c.hint"
 
+/* CAUSE_SQL - one cause section: the events of STATUS grouped by enhanced
+ * code, reply code and reason, with two spread counts, the knowledge base's
+ * fix hint, and the first event's response as the example */
+#define CAUSE_SQL(spread1, spread2, status, columns)                                       \
+	"WITH c AS (SELECT count(*) AS events, " spread1 ", " spread2 ","                  \
+	" enhanced_code, reply_code, reason,"                                               \
+	" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"                  \
+	" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"      \
+	" min(e.id) AS example_id"                                                          \
+	" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = '" status "'"                   \
+	" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)" \
+	" SELECT " columns ", (SELECT response FROM events WHERE id = c.example_id)"        \
+	" AS example FROM c"
+
 /* The events a report covers: ?1 since, ?2 until, ?3 domain. */
 #define EVENTS_IN_SCOPE                                                                     \
 	" (e.source_id IN (SELECT id FROM temp.report_scope)"                               \
@@ -289,41 +303,20 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		goto fail;
 	if (add_table(r, db, "bounces", "Bounce causes",
 		"permanent failures: the message was returned to its sender",
-		"WITH c AS (SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
-		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
-		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
-		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
-		" min(e.id) AS example_id"
-		" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = 'bounced'"
-		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)"
-		" SELECT " CAUSE_COLUMNS ", (SELECT response FROM events WHERE id = c.example_id)"
-		" AS example FROM c",
+		CAUSE_SQL("count(DISTINCT recipient) AS recipients",
+		    "count(DISTINCT recipient_domain) AS domains", "bounced", CAUSE_COLUMNS),
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "deferrals", "Deferral causes",
 		"temporary failures: the MTA keeps the message and retries",
-		"WITH c AS (SELECT count(*) AS events, count(DISTINCT recipient) AS recipients,"
-		" count(DISTINCT recipient_domain) AS domains, enhanced_code, reply_code, reason,"
-		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
-		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
-		" min(e.id) AS example_id"
-		" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = 'deferred'"
-		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)"
-		" SELECT " CAUSE_COLUMNS ", (SELECT response FROM events WHERE id = c.example_id)"
-		" AS example FROM c",
+		CAUSE_SQL("count(DISTINCT recipient) AS recipients",
+		    "count(DISTINCT recipient_domain) AS domains", "deferred", CAUSE_COLUMNS),
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "rejections", "SMTP-time rejections",
 		"refused by this server while the client was connected",
-		"WITH c AS (SELECT count(*) AS events, count(DISTINCT client) AS clients,"
-		" count(DISTINCT recipient) AS recipients, enhanced_code, reply_code, reason,"
-		" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"
-		" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"
-		" min(e.id) AS example_id"
-		" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = 'rejected'"
-		" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)"
-		" SELECT " REJECT_COLUMNS ", (SELECT response FROM events WHERE id = c.example_id)"
-		" AS example FROM c",
+		CAUSE_SQL("count(DISTINCT client) AS clients",
+		    "count(DISTINCT recipient) AS recipients", "rejected", REJECT_COLUMNS),
 		cause) != 0)
 		goto fail;
 	if (add_table(r, db, "greylisting", "Greylisting",
