@@ -329,14 +329,32 @@ pass_outcomes(sqlite3 *db, char **cause)
 	    0, cause);
 }
 
+/* analyzed_through - the last event id the findings cover (0: none) */
+static int64_t
+analyzed_through(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT CAST(value AS INTEGER) FROM meta"
+		" WHERE key = 'analyzed_through'", -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return id;
+}
+
 int
-analyze_events(struct store *st, struct patterns *pats, int64_t after_id, char **cause)
+analyze_events(struct store *st, struct patterns *pats, char **cause)
 {
 	sqlite3 *db = store_db(st);
-
+	int64_t after_id = analyzed_through(db), last_id = store_max_event_id(st);
 	struct timespec t[5];
 	bool timing = getenv("SMTPLOG_TIMING") != NULL;
 
+	if (last_id <= after_id)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t[0]);
 	if (store_begin(st, cause) != 0 || select_in_play(db, after_id, cause) != 0)
 		return -1;
@@ -357,6 +375,23 @@ analyze_events(struct store *st, struct patterns *pats, int64_t after_id, char *
 			fprintf(stderr, "timing:   %-24s %.3f s\n", names[i],
 			    (double)(t[i + 1].tv_sec - t[i].tv_sec) +
 				(double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);
+	}
+	{
+		sqlite3_stmt *s;
+		int rc;
+
+		if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value)"
+			" VALUES ('analyzed_through', ?1)", -1, &s, NULL) != SQLITE_OK) {
+			set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
+			return -1;
+		}
+		sqlite3_bind_int64(s, 1, last_id);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE) {
+			set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
+			return -1;
+		}
 	}
 	return store_commit(st, cause);
 }

@@ -24,8 +24,10 @@
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 
-/* analyze_events - (re)compute findings for events with id > AFTER_ID and
- * all events sharing a message with them; 0, or -1 with *cause */
-int analyze_events(struct store *st, struct patterns *pats, int64_t after_id, char **cause);
+/* analyze_events - (re)compute findings for the events stored since the
+ * last analysis (meta 'analyzed_through') and all events sharing a message
+ * with them, then move the mark, in one transaction; nothing to do when
+ * nothing is new.  0, or -1 with *cause */
+int analyze_events(struct store *st, struct patterns *pats, char **cause);
 
 #endif

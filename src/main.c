@@ -205,8 +205,6 @@ main(int argc, char **argv)
 	iopt.progress = opt.progress == 1 ? 1 : (opt.progress == -1 && isatty(STDERR_FILENO)) ? 2 : 0;
 	phase_time(NULL);
 	if (!opt.report_only) {
-		int64_t before = store_max_event_id(st);
-
 		if (store_defer_indexes(st, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
@@ -226,13 +224,14 @@ main(int argc, char **argv)
 				diag_warn("%s: %llu lines longer than %d bytes were cut",
 				    opt.files[i], (unsigned long long)res.too_long, 1024 * 1024);
 		}
+		phase_time("read");
 		if (store_restore_indexes(st, &cause) != 0 || store_commit(st, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 			goto done;
 		}
-		phase_time("ingest");
-		if (analyze_events(st, pats, before, &cause) != 0) {
+		phase_time("index");
+		if (analyze_events(st, pats, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 		}
