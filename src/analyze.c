@@ -26,8 +26,8 @@
 /* Correlated lookups must go through events_message (mta, host, queue_id,
  * recipient); a unary + on status and ts_epoch keeps SQLite from choosing
  * events_status instead, which would scan every later event: O(n^2). */
-#define SAME_MESSAGE(a, b)                                                                  \
-	" " b ".mta = " a ".mta AND " b ".host IS " a ".host AND " b ".queue_id = " a      \
+#define SAME_MESSAGE(a, b)                                                                         \
+	" " b ".mta = " a ".mta AND " b ".host IS " a ".host AND " b ".queue_id = " a              \
 	".queue_id AND " b ".recipient = " a ".recipient"
 
 static int
@@ -57,29 +57,30 @@ static int
 select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
 	return run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
-		       run(db,
-			   "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY)", 0, cause) != 0 ||
-		       run(db,
-			   "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
-			   " WHERE e.id > ?1",
-			   after, cause) != 0 ||
-		       (after > 0 &&
-			   run(db,
-			       "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
-			       " (SELECT DISTINCT mta, host, queue_id FROM events WHERE id > ?1"
-			       "  AND queue_id IS NOT NULL) k"
-			       " ON e.mta = k.mta AND e.host IS k.host AND e.queue_id = k.queue_id"
-			       " WHERE e.id <= ?1",
-			       after, cause) != 0) ||
-		       run(db,
-			   "DELETE FROM greylisting WHERE event_id IN (SELECT id FROM temp.in_play)",
-			   0, cause) != 0 ||
-		       run(db,
-			   "DELETE FROM miscategorized WHERE event_id IN"
-			   " (SELECT id FROM temp.in_play)",
-			   0, cause) != 0
-	    ? -1
-	    : 0;
+	               run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY)", 0, cause) !=
+	                   0 ||
+	               run(db,
+	                   "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
+	                   " WHERE e.id > ?1",
+	                   after, cause) != 0 ||
+	               (after > 0 &&
+	                run(db,
+	                    "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
+	                    " (SELECT DISTINCT mta, host, queue_id FROM events WHERE id > ?1"
+	                    "  AND queue_id IS NOT NULL) k"
+	                    " ON e.mta = k.mta AND e.host IS k.host AND e.queue_id = k.queue_id"
+	                    " WHERE e.id <= ?1",
+	                    after, cause) != 0) ||
+	               run(db,
+	                   "DELETE FROM greylisting WHERE event_id IN (SELECT id FROM "
+	                   "temp.in_play)",
+	                   0, cause) != 0 ||
+	               run(db,
+	                   "DELETE FROM miscategorized WHERE event_id IN"
+	                   " (SELECT id FROM temp.in_play)",
+	                   0, cause) != 0
+	           ? -1
+	           : 0;
 }
 
 static int
@@ -102,19 +103,22 @@ pass_text(sqlite3 *db, struct patterns *pats, char **cause)
 	sqlite3_stmt *sel = NULL, *grey = NULL, *mis = NULL;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db,
-		"SELECT e.id, e.status, e.class, e.reply_code, e.enhanced_code, e.enhanced_source,"
-		" e.response FROM events e JOIN temp.in_play p ON p.id = e.id"
-		" WHERE e.status IN ('deferred', 'rejected', 'bounced', 'expired')"
-		" AND e.class IN (4, 5)",
-		-1, &sel, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-		"INSERT OR REPLACE INTO greylisting(event_id, basis, signature, direction)"
-		" VALUES (?1, 'text', ?2, ?3)",
-		-1, &grey, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-		"INSERT OR IGNORE INTO miscategorized(event_id, rule, detail) VALUES (?1, ?2, ?3)",
-		-1, &mis, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT e.id, e.status, e.class, e.reply_code, e.enhanced_code, e.enhanced_source,"
+	        " e.response FROM events e JOIN temp.in_play p ON p.id = e.id"
+	        " WHERE e.status IN ('deferred', 'rejected', 'bounced', 'expired')"
+	        " AND e.class IN (4, 5)",
+	        -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT OR REPLACE INTO greylisting(event_id, basis, signature, direction)"
+	        " VALUES (?1, 'text', ?2, ?3)",
+	        -1, &grey, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail) VALUES (?1, ?2, ?3)",
+	        -1, &mis, NULL) != SQLITE_OK) {
 		set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -143,16 +147,18 @@ pass_text(sqlite3 *db, struct patterns *pats, char **cause)
 			sqlite3_reset(grey);
 			sqlite3_bind_int64(grey, 1, id);
 			sqlite3_bind_text(grey, 2, sig, -1, SQLITE_STATIC);
-			sqlite3_bind_text(grey, 3, strcmp(status, "rejected") == 0 ? "inbound"
-										 : "outbound",
-			    -1, SQLITE_STATIC);
+			sqlite3_bind_text(grey, 3,
+			                  strcmp(status, "rejected") == 0 ? "inbound" : "outbound",
+			                  -1, SQLITE_STATIC);
 			if (sqlite3_step(grey) != SQLITE_DONE)
 				goto db_error;
 		}
-		if (klass == 5 && (sig = patterns_signature(pats, "transient", text, len)) != NULL &&
+		if (klass == 5 &&
+		    (sig = patterns_signature(pats, "transient", text, len)) != NULL &&
 		    insert_finding(mis, id, "transient-text-under-5xx", sig) != 0)
 			goto db_error;
-		if (klass == 4 && (sig = patterns_signature(pats, "permanent", text, len)) != NULL &&
+		if (klass == 4 &&
+		    (sig = patterns_signature(pats, "permanent", text, len)) != NULL &&
 		    insert_finding(mis, id, "permanent-text-under-4xx", sig) != 0)
 			goto db_error;
 	}
@@ -176,7 +182,7 @@ struct chain_link {
 /* chain_finish - judge one chain of deferrals ending in acceptance SID at STS */
 static int
 chain_finish(sqlite3_stmt *upd, sqlite3_stmt *ins, const struct chain_link *c, size_t n,
-    int64_t sid, int64_t sts)
+             int64_t sid, int64_t sts)
 {
 	int64_t first = c[0].ts, delay;
 	bool other = false, text = false;
@@ -194,7 +200,7 @@ chain_finish(sqlite3_stmt *upd, sqlite3_stmt *ins, const struct chain_link *c, s
 		if (c[i].text_grey)
 			s = upd; /* greylisted by text: add what the retry tells */
 		else if (!text && !other && delay >= GREYLIST_MIN_DELAY &&
-		    delay <= GREYLIST_MAX_DELAY)
+		         delay <= GREYLIST_MAX_DELAY)
 			s = ins;
 		else
 			continue;
@@ -219,25 +225,30 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 	int rc = -1;
 
 	/* each deferral with the first acceptance after it, in message order */
-	if (sqlite3_prepare_v2(db,
-		"SELECT d.id, d.ts_epoch, d.response, g.event_id IS NOT NULL,"
-		" (SELECT s.id FROM events s WHERE" SAME_MESSAGE("d", "s")
-		"   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
-		"   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(GREYLIST_MAX_DELAY)
-		"   ORDER BY s.ts_epoch, s.id LIMIT 1) AS sid"
-		" FROM events d JOIN temp.in_play p ON p.id = d.id"
-		" LEFT JOIN greylisting g ON g.event_id = d.id"
-		" WHERE d.status = 'deferred' AND d.class = 4 AND d.recipient IS NOT NULL"
-		" AND d.queue_id IS NOT NULL AND d.ts_epoch IS NOT NULL"
-		" ORDER BY sid, d.ts_epoch",
-		-1, &sel, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-		"UPDATE greylisting SET accepted_event_id = ?2, delay = ?3 WHERE event_id = ?1", -1,
-		&upd, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-		"INSERT OR IGNORE INTO greylisting(event_id, basis, direction, accepted_event_id,"
-		" delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
-		-1, &ins, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT d.id, d.ts_epoch, d.response, g.event_id IS NOT NULL,"
+	        " (SELECT s.id FROM events s WHERE" SAME_MESSAGE(
+	            "d",
+	            "s") "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
+	                 "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(
+	                     GREYLIST_MAX_DELAY) "   ORDER BY s.ts_epoch, s.id LIMIT 1) AS sid"
+	                                         " FROM events d JOIN temp.in_play p ON p.id = d.id"
+	                                         " LEFT JOIN greylisting g ON g.event_id = d.id"
+	                                         " WHERE d.status = 'deferred' AND d.class = 4 AND "
+	                                         "d.recipient IS NOT NULL"
+	                                         " AND d.queue_id IS NOT NULL AND d.ts_epoch IS "
+	                                         "NOT NULL"
+	                                         " ORDER BY sid, d.ts_epoch",
+	        -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db, "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3 WHERE event_id = ?1",
+	        -1, &upd, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT OR IGNORE INTO greylisting(event_id, basis, direction, accepted_event_id,"
+	        " delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
+	        -1, &ins, NULL) != SQLITE_OK) {
 		set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -260,7 +271,7 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 			cur_sid = sid;
 			cur_sts = 0;
 			if (sqlite3_prepare_v2(db, "SELECT ts_epoch FROM events WHERE id = ?1", -1,
-				&ts, NULL) == SQLITE_OK) {
+			                       &ts, NULL) == SQLITE_OK) {
 				sqlite3_bind_int64(ts, 1, sid);
 				if (sqlite3_step(ts) == SQLITE_ROW)
 					cur_sts = sqlite3_column_int64(ts, 0);
@@ -276,8 +287,9 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 		chain[n].text_grey = sqlite3_column_int(sel, 3) != 0;
 		chain[n].other_cause =
 		    sqlite3_column_type(sel, 2) != SQLITE_NULL &&
-		    patterns_signature(pats, "other-cause", (const char *)sqlite3_column_text(sel, 2),
-			(size_t)sqlite3_column_bytes(sel, 2)) != NULL;
+		    patterns_signature(pats, "other-cause",
+		                       (const char *)sqlite3_column_text(sel, 2),
+		                       (size_t)sqlite3_column_bytes(sel, 2)) != NULL;
 		n++;
 	}
 	rc = 0;
@@ -298,34 +310,42 @@ pass_outcomes(sqlite3 *db, char **cause)
 {
 	/* deferred with 4xx until the message expired or bounced */
 	if (run(db,
-		"INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
-		" SELECT d.id, '4xx-until-expiry', (SELECT x.status FROM events x"
-		"   WHERE x.mta = d.mta AND x.host IS d.host AND x.queue_id = d.queue_id"
-		"   AND (x.recipient = d.recipient OR (x.recipient IS NULL AND x.status = 'expired'))"
-		"   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
-		"   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW)
-		"   ORDER BY x.ts_epoch LIMIT 1)"
-		" FROM events d JOIN temp.in_play p ON p.id = d.id"
-		" WHERE d.status = 'deferred' AND d.class = 4 AND d.queue_id IS NOT NULL"
-		" AND NOT EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
-		"   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch)"
-		" AND EXISTS (SELECT 1 FROM events x"
-		"   WHERE x.mta = d.mta AND x.host IS d.host AND x.queue_id = d.queue_id"
-		"   AND (x.recipient = d.recipient OR (x.recipient IS NULL AND x.status = 'expired'))"
-		"   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
-		"   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
-		0, cause) != 0)
+	        "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
+	        " SELECT d.id, '4xx-until-expiry', (SELECT x.status FROM events x"
+	        "   WHERE x.mta = d.mta AND x.host IS d.host AND x.queue_id = d.queue_id"
+	        "   AND (x.recipient = d.recipient OR (x.recipient IS NULL AND x.status = "
+	        "'expired'))"
+	        "   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
+	        "   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(
+	            MESSAGE_WINDOW) "   ORDER BY x.ts_epoch LIMIT 1)"
+	                            " FROM events d JOIN temp.in_play p ON p.id = d.id"
+	                            " WHERE d.status = 'deferred' AND d.class = 4 AND d.queue_id "
+	                            "IS NOT NULL"
+	                            " AND NOT EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE(
+	                                "d", "s") "   AND +s.status = 'sent' AND +s.ts_epoch >= "
+	                                          "d.ts_epoch)"
+	                                          " AND EXISTS (SELECT 1 FROM events x"
+	                                          "   WHERE x.mta = d.mta AND x.host IS d.host AND "
+	                                          "x.queue_id = d.queue_id"
+	                                          "   AND (x.recipient = d.recipient OR "
+	                                          "(x.recipient IS NULL AND x.status = 'expired'))"
+	                                          "   AND +x.status IN ('expired', 'bounced') AND "
+	                                          "+x.ts_epoch >= d.ts_epoch"
+	                                          "   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(
+	                                              MESSAGE_WINDOW) ")",
+	        0, cause) != 0)
 		return -1;
 	/* a 5xx for a recipient that was later delivered */
-	return run(db,
+	return run(
+	    db,
 	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
 	    " SELECT d.id, '5xx-then-delivered', NULL"
 	    " FROM events d JOIN temp.in_play p ON p.id = d.id"
 	    " WHERE d.status IN ('deferred', 'bounced') AND d.class = 5"
 	    " AND d.queue_id IS NOT NULL AND d.recipient IS NOT NULL"
-	    " AND EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
-	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
-	    "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
+	    " AND EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE(
+	        "d", "s") "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
+	                  "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
 	    0, cause);
 }
 
@@ -336,8 +356,10 @@ analyzed_through(sqlite3 *db)
 	sqlite3_stmt *s;
 	int64_t id = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT CAST(value AS INTEGER) FROM meta"
-		" WHERE key = 'analyzed_through'", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT CAST(value AS INTEGER) FROM meta"
+	                       " WHERE key = 'analyzed_through'",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return 0;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		id = sqlite3_column_int64(s, 0);
@@ -373,15 +395,17 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 
 		for (int i = 0; i < 4; i++)
 			fprintf(stderr, "timing:   %-24s %.3f s\n", names[i],
-			    (double)(t[i + 1].tv_sec - t[i].tv_sec) +
-				(double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);
+			        (double)(t[i + 1].tv_sec - t[i].tv_sec) +
+			            (double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);
 	}
 	{
 		sqlite3_stmt *s;
 		int rc;
 
-		if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value)"
-			" VALUES ('analyzed_through', ?1)", -1, &s, NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(db,
+		                       "INSERT OR REPLACE INTO meta(key, value)"
+		                       " VALUES ('analyzed_through', ?1)",
+		                       -1, &s, NULL) != SQLITE_OK) {
 			set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
 			return -1;
 		}

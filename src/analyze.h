@@ -22,7 +22,7 @@
 #define MESSAGE_WINDOW 2592000 /* 30 days */
 
 #define STRINGIFY_(x) #x
-#define STRINGIFY(x) STRINGIFY_(x)
+#define STRINGIFY(x)  STRINGIFY_(x)
 
 /* analyze_events - (re)compute findings for the events stored since the
  * last analysis (meta 'analyzed_through') and all events sharing a message

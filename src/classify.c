@@ -235,7 +235,7 @@ is_identifier(const char *p, size_t n)
 		else if (is_alpha(c))
 			alpha++;
 		else if (c != '-' && c != '_' && c != '.' && c != '+' && c != '/' && c != '=' &&
-		    c != ':' && c != '#')
+		         c != ':' && c != '#')
 			return false;
 	}
 	if (digits == 0)
@@ -294,7 +294,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 	if (n == 0)
 		return;
 	if ((*p == 'h' || *p == 'H') && ((n > 7 && strncasecmp(p, "http://", 7) == 0) ||
-					    (n > 8 && strncasecmp(p, "https://", 8) == 0))) {
+	                                 (n > 8 && strncasecmp(p, "https://", 8) == 0))) {
 		sig_url(s, p, n);
 		return;
 	}
@@ -392,8 +392,8 @@ is_open_punct(char c)
 static bool
 is_close_punct(char c)
 {
-	return c == ')' || c == '>' || c == ']' || c == '"' || c == '\'' || c == '}' ||
-	    c == ',' || c == ';' || c == ':' || c == '.' || c == '!' || c == '?';
+	return c == ')' || c == '>' || c == ']' || c == '"' || c == '\'' || c == '}' || c == ',' ||
+	       c == ';' || c == ':' || c == '.' || c == '!' || c == '?';
 }
 
 void
@@ -422,7 +422,7 @@ classify_reason(const char *p, size_t n, char *out)
 			cs++;
 		ce = te;
 		while (ce > cs && is_close_punct(ce[-1]) &&
-		    !(ce[-1] == ']' && memchr(cs, '[', (size_t)(ce - cs)) != NULL))
+		       !(ce[-1] == ']' && memchr(cs, '[', (size_t)(ce - cs)) != NULL))
 			ce--;
 		angled = cs > t && cs[-1] == '<' && ce < te && *ce == '>';
 		if (ce <= cs) {

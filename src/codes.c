@@ -29,13 +29,21 @@ struct codes {
 };
 
 static const char *const class_names[6] = {
-	[2] = "success", [3] = "intermediate", [4] = "temporary failure", [5] = "permanent failure",
+    [2] = "success",
+    [3] = "intermediate",
+    [4] = "temporary failure",
+    [5] = "permanent failure",
 };
 
 static const char *const subject_names[8] = {
-	"other or undefined", "addressing", "mailbox", "mail system",
-	"network and routing", "mail delivery protocol", "message content or media",
-	"security or policy",
+    "other or undefined",
+    "addressing",
+    "mailbox",
+    "mail system",
+    "network and routing",
+    "mail delivery protocol",
+    "message content or media",
+    "security or policy",
 };
 
 void
@@ -120,7 +128,7 @@ codes_load(const char *path, char **cause)
 		}
 		if (n != CODES_COLUMNS) {
 			set_cause(cause, "%s:%d: %d columns, expected %d", path, lineno, n,
-			    CODES_COLUMNS);
+			          CODES_COLUMNS);
 			goto fail;
 		}
 		if (!header) {
@@ -133,7 +141,7 @@ codes_load(const char *path, char **cause)
 		}
 		c->rows = xreallocarray(c->rows, c->nrows + 1, sizeof *c->rows);
 		c->rows[c->nrows++] = (struct code_entry){field[0], field[1], field[2], field[3],
-		    field[4], field[5], field[6], field[7]};
+		                                          field[4], field[5], field[6], field[7]};
 	}
 	fclose(f);
 	if (c->nrows == 0) {
@@ -243,9 +251,10 @@ explain_enhanced(const struct codes *c, const char *code, FILE *out)
 	}
 	snprintf(klass, sizeof klass, "%c.X.X", code[0]);
 	snprintf(subject, sizeof subject, "X.%d.X", s);
-	fprintf(out, "%s  (not in the registry: explained by its class and subject, as RFC 3463 "
-		     "says to)\n",
-	    code);
+	fprintf(out,
+	        "%s  (not in the registry: explained by its class and subject, as RFC 3463 "
+	        "says to)\n",
+	        code);
 	e = codes_find(c, klass);
 	if (e != NULL)
 		fprintf(out, "  class %c, %s: %s\n", code[0], e->title, e->meaning);
@@ -256,7 +265,9 @@ explain_enhanced(const struct codes *c, const char *code, FILE *out)
 	} else
 		fprintf(out, "  subject %d is not defined by RFC 3463\n", s);
 	fprintf(out, "Retry: %s\n",
-	    retry_advice(code[0] == '4' ? "yes" : code[0] == '5' ? "no" : "n/a"));
+	        retry_advice(code[0] == '4'   ? "yes"
+	                     : code[0] == '5' ? "no"
+	                                      : "n/a"));
 }
 
 static void
@@ -273,12 +284,14 @@ explain_reply(const struct codes *c, int code, FILE *out)
 	}
 	fprintf(out, "%d  (not a registered reply code: explained by its class)\n", code);
 	fprintf(out, "  %s\n",
-	    code / 100 == 2   ? "2yz: the command succeeded."
-	    : code / 100 == 3 ? "3yz: the server waits for more input (intermediate reply)."
-	    : code / 100 == 4 ? "4yz: a temporary failure; the client should retry later."
-			      : "5yz: a permanent failure; the same command will fail again.");
+	        code / 100 == 2   ? "2yz: the command succeeded."
+	        : code / 100 == 3 ? "3yz: the server waits for more input (intermediate reply)."
+	        : code / 100 == 4 ? "4yz: a temporary failure; the client should retry later."
+	                          : "5yz: a permanent failure; the same command will fail again.");
 	fprintf(out, "Retry: %s\n",
-	    retry_advice(code / 100 == 4 ? "yes" : code / 100 == 5 ? "no" : "n/a"));
+	        retry_advice(code / 100 == 4   ? "yes"
+	                     : code / 100 == 5 ? "no"
+	                                       : "n/a"));
 }
 
 /* find_codes - the reply code and/or enhanced code a text starts with:
@@ -321,7 +334,8 @@ codes_explain(const struct codes *c, int argc, char **argv, FILE *out, char **ca
 	/* validate everything first: an error prints nothing else */
 	for (int i = 0; i < argc; i++) {
 		if (!find_codes(argv[i], &reply, enhanced)) {
-			set_cause(cause,
+			set_cause(
+			    cause,
 			    "explain: '%s' is not a reply code (200-599), an enhanced status code "
 			    "(2, 4 or 5 . subject . detail) or a reply text starting with one",
 			    argv[i]);
@@ -345,7 +359,8 @@ codes_explain(const struct codes *c, int argc, char **argv, FILE *out, char **ca
 	}
 	if (last_reply != 0 && last_enhanced[0] != '\0' &&
 	    last_reply / 100 != last_enhanced[0] - '0')
-		fprintf(out,
+		fprintf(
+		    out,
 		    "\nNote: the reply class (%dxx) disagrees with the enhanced code's class "
 		    "(%c.x.x).\n  The sending MTA acts on the reply code: it treats this as a %s.\n"
 		    "  Read the text to see which is true; Postfix logs such a reply with "
@@ -378,7 +393,8 @@ codes_list(const struct codes *c, int klass, FILE *out)
 	for (int k = 2; k <= 5; k++) {
 		if (klass != 0 && k != klass)
 			continue;
-		fprintf(out, "%s%dxx %s\n", k == (klass ? klass : 2) ? "" : "\n", k, class_names[k]);
+		fprintf(out, "%s%dxx %s\n", k == (klass ? klass : 2) ? "" : "\n", k,
+		        class_names[k]);
 		fprintf(out, "  reply codes\n");
 		for (size_t i = 0; i < c->nrows; i++) {
 			const struct code_entry *e = &c->rows[i];

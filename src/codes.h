@@ -22,7 +22,7 @@ struct code_entry {
 	const char *code; /* "550", "X.1.1", "5.7.1", "5.X.X", "X.7.X" */
 	const char *title;
 	const char *meaning;
-	const char *retry; /* yes, no, maybe, n/a */
+	const char *retry;        /* yes, no, maybe, n/a */
 	const char *causes;       /* items joined by " | " */
 	const char *sender_fix;   /* steps joined by " | " */
 	const char *receiver_fix; /* steps joined by " | ", or "-" */

@@ -15,7 +15,7 @@
 
 #if defined(__GNUC__)
 #define DIAG_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define DIAG_NORETURN __attribute__((noreturn))
+#define DIAG_NORETURN     __attribute__((noreturn))
 #else
 #define DIAG_PRINTF(f, a)
 #define DIAG_NORETURN

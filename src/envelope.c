@@ -91,8 +91,8 @@ static bool
 parse_hms(const char *p, struct timestamp *ts)
 {
 	return digits(p, 2, &ts->hour) && p[2] == ':' && digits(p + 3, 2, &ts->min) &&
-	    p[5] == ':' && digits(p + 6, 2, &ts->sec) && ts->hour < 24 && ts->min < 60 &&
-	    ts->sec < 61;
+	       p[5] == ':' && digits(p + 6, 2, &ts->sec) && ts->hour < 24 && ts->min < 60 &&
+	       ts->sec < 61;
 }
 
 /* parse_frac - optional ".ddd" at *pp */
@@ -148,8 +148,8 @@ static bool
 parse_iso_date(const char *p, struct timestamp *ts)
 {
 	return digits(p, 4, &ts->year) && p[4] == '-' && digits(p + 5, 2, &ts->mon) &&
-	    p[7] == '-' && digits(p + 8, 2, &ts->day) && ts->mon >= 1 && ts->mon <= 12 &&
-	    ts->day >= 1 && ts->day <= 31;
+	       p[7] == '-' && digits(p + 8, 2, &ts->day) && ts->mon >= 1 && ts->mon <= 12 &&
+	       ts->day >= 1 && ts->day <= 31;
 }
 
 /* parse_iso_ts - RFC 3339 "YYYY-MM-DDTHH:MM:SS[.f][zone]" at *pp */
@@ -467,7 +467,7 @@ envelope_format_ts(const struct timestamp *ts, char *buf, size_t size)
 		return;
 	}
 	n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", ts->year, ts->mon, ts->day,
-	    ts->hour, ts->min, ts->sec);
+	             ts->hour, ts->min, ts->sec);
 	if (n < 0 || (size_t)n >= size)
 		return;
 	if (ts->frac[0] != '\0')
@@ -479,7 +479,7 @@ envelope_format_ts(const struct timestamp *ts, char *buf, size_t size)
 			snprintf(buf + n, size - (size_t)n, "Z");
 		else
 			snprintf(buf + n, size - (size_t)n, "%c%02d:%02d",
-			    ts->tz_minutes < 0 ? '-' : '+', m / 60, m % 60);
+			         ts->tz_minutes < 0 ? '-' : '+', m / 60, m % 60);
 	}
 }
 
@@ -527,7 +527,7 @@ envelope_ts_epoch(const struct timestamp *ts)
 		}
 		return c_base + ts->min * 60 + ts->sec;
 	}
-	t = days_from_civil(ts->year, ts->mon, ts->day) * 86400 + ts->hour * 3600 +
-	    ts->min * 60 + ts->sec;
+	t = days_from_civil(ts->year, ts->mon, ts->day) * 86400 + ts->hour * 3600 + ts->min * 60 +
+	    ts->sec;
 	return t - (int64_t)ts->tz_minutes * 60;
 }

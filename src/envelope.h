@@ -15,10 +15,10 @@
 
 /* Year inference state for one input: create one per file. */
 struct envelope_year {
-	int forced_year;  /* --year, or 0 */
-	int ref_year;     /* year of the file's mtime (or now) */
-	int ref_mon;      /* its month, 1-12 */
-	int year;         /* current inferred year, 0 before the first line */
+	int forced_year; /* --year, or 0 */
+	int ref_year;    /* year of the file's mtime (or now) */
+	int ref_mon;     /* its month, 1-12 */
+	int year;        /* current inferred year, 0 before the first line */
 	int last_mon;
 };
 

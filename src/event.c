@@ -9,7 +9,7 @@
 
 static const char *const mta_names[MTA_COUNT] = {"", "postfix", "exim", "sendmail"};
 static const char *const status_names[STATUS_COUNT] = {"",        "sent",    "deferred",
-							"bounced", "expired", "rejected"};
+                                                       "bounced", "expired", "rejected"};
 
 const char *
 mta_name(enum mta mta)

@@ -17,7 +17,7 @@ struct span {
 	size_t n;
 };
 
-#define SPAN_NONE ((struct span){NULL, 0})
+#define SPAN_NONE      ((struct span){NULL, 0})
 #define span_is_set(s) ((s).p != NULL)
 
 enum mta { MTA_NONE = 0, MTA_POSTFIX, MTA_EXIM, MTA_SENDMAIL, MTA_COUNT };
@@ -47,11 +47,11 @@ struct envelope {
 	struct span host;
 	struct span program; /* "postfix/smtp", "sm-mta", "exim" */
 	struct span pid;
-	struct span msg;     /* the MTA's own text */
-	enum mta mta;        /* guessed from the program name or format */
+	struct span msg; /* the MTA's own text */
+	enum mta mta;    /* guessed from the program name or format */
 };
 
-#define CODE_MAX 12    /* "5.123.123" + NUL fits */
+#define CODE_MAX   12  /* "5.123.123" + NUL fits */
 #define REASON_MAX 400 /* reason signature bytes kept */
 
 /* One recipient outcome. */
@@ -60,12 +60,12 @@ struct event {
 	enum mta mta;
 	enum status status;
 	struct span queue_id, sender, recipient, orig_recipient, relay, client;
-	struct span response;       /* text as logged */
-	struct span reply;          /* the remote/our reply inside response, from its code */
-	int reply_code;             /* 0: none logged */
-	char enhanced_code[CODE_MAX]; /* "" when none */
-	char dsn[CODE_MAX];           /* "" when none */
-	bool enhanced_from_dsn;       /* enhanced_code is the dsn, not the reply's */
+	struct span response;            /* text as logged */
+	struct span reply;               /* the remote/our reply inside response, from its code */
+	int reply_code;                  /* 0: none logged */
+	char enhanced_code[CODE_MAX];    /* "" when none */
+	char dsn[CODE_MAX];              /* "" when none */
+	bool enhanced_from_dsn;          /* enhanced_code is the dsn, not the reply's */
 	int class_code, subject, detail; /* -1 when unknown */
 	int default_class;               /* the rule's class for code-less lines, or 0 */
 	char reason[REASON_MAX + 1];

@@ -71,7 +71,7 @@ event_from_match(const struct match *m, const struct envelope *env, struct event
 
 enum extract_result
 extract_line(struct patterns *pats, const struct envelope *env, struct event *out, size_t max,
-    size_t *n)
+             size_t *n)
 {
 	struct match m;
 	struct span list;

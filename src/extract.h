@@ -23,6 +23,6 @@ enum extract_result {
 
 /* extract_line - match ENV's message; fills OUT[0..*n) */
 enum extract_result extract_line(struct patterns *pats, const struct envelope *env,
-    struct event *out, size_t max, size_t *n);
+                                 struct event *out, size_t max, size_t *n);
 
 #endif

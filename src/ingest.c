@@ -37,10 +37,10 @@ progress_print(struct input *in, time_t start, bool final)
 		double eta = mbs > 0 ? (double)(size - done) / 1e6 / mbs : 0;
 
 		fprintf(stderr, "\r%s: %.0f/%.0f MB, %.0f MB/s, ETA %.0f s   ", input_path(in),
-		    (double)done / 1e6, (double)size / 1e6, mbs, eta);
+		        (double)done / 1e6, (double)size / 1e6, mbs, eta);
 	} else
 		fprintf(stderr, "\r%s: %.0f MB, %.0f MB/s   ", input_path(in), (double)done / 1e6,
-		    mbs);
+		        mbs);
 	if (final)
 		fputc('\n', stderr);
 }
@@ -53,7 +53,7 @@ progress_print(struct input *in, time_t start, bool final)
  * With one CPU the writer runs inline; the code path is the same.
  */
 #define BATCH_EVENTS 4096
-#define BATCH_ARENA (4 * 1024 * 1024)
+#define BATCH_ARENA  (4 * 1024 * 1024)
 
 struct batch_event {
 	uint64_t line_no;
@@ -93,7 +93,7 @@ batch_store(struct pipeline *pl, struct batch *b, bool failed)
 
 	for (size_t i = 0; i < b->nev && ok; i++) {
 		if (store_add_event(pl->st, &b->src, b->ev[i].line_no, &b->ev[i].env, &b->ev[i].ev,
-			&pl->cause) != 0)
+		                    &pl->cause) != 0)
 			ok = false;
 	}
 	if (ok && b->checkpoint && store_checkpoint(pl->st, &b->src, &pl->cause) != 0)
@@ -147,7 +147,7 @@ pipeline_init(struct pipeline *pl, struct store *st)
 	pthread_mutex_init(&pl->lock, NULL);
 	pthread_cond_init(&pl->changed, NULL);
 	pl->threaded = sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
-	    pthread_create(&pl->writer, NULL, writer_main, pl) == 0;
+	               pthread_create(&pl->writer, NULL, writer_main, pl) == 0;
 }
 
 /* pipeline_submit - hand B over; returns the batch to fill next */
@@ -233,8 +233,9 @@ batch_add(struct batch *b, uint64_t line_no, const struct envelope *env, const s
 {
 	struct batch_event *be;
 	size_t need = span_bytes(env->host) + span_bytes(env->program) + span_bytes(ev->queue_id) +
-	    span_bytes(ev->sender) + span_bytes(ev->recipient) + span_bytes(ev->orig_recipient) +
-	    span_bytes(ev->relay) + span_bytes(ev->client) + span_bytes(ev->response);
+	              span_bytes(ev->sender) + span_bytes(ev->recipient) +
+	              span_bytes(ev->orig_recipient) + span_bytes(ev->relay) +
+	              span_bytes(ev->client) + span_bytes(ev->response);
 
 	if (b->nev == BATCH_EVENTS || b->used + need > b->size) {
 		if (b->nev > 0)
@@ -264,7 +265,7 @@ batch_add(struct batch *b, uint64_t line_no, const struct envelope *env, const s
 
 int
 ingest_file(struct store *st, struct patterns *pats, const char *path,
-    const struct ingest_options *opt, struct ingest_result *res, char **cause)
+            const struct ingest_options *opt, struct ingest_result *res, char **cause)
 {
 	struct input *in;
 	struct source_state src;
@@ -293,7 +294,7 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 		return -1;
 	}
 	if (store_source_find(st, input_path(in), head, (size_t)nhead, input_is_stdin(in), &src,
-		&res->resumed, cause) != 0) {
+	                      &res->resumed, cause) != 0) {
 		input_close(in);
 		free(events);
 		return -1;
@@ -317,7 +318,8 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 		res->skipped_bytes = src.offset;
 	}
 	envelope_year_init(&year, input_mtime(in), opt->forced_year);
-	show_progress = opt->progress == 1 ||
+	show_progress =
+	    opt->progress == 1 ||
 	    (opt->progress == 2 && (input_file_size(in) < 0 || input_file_size(in) > 8000000));
 	pipeline_init(&pl, st);
 	b = &pl.batches[0];

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define INPUT_BLOCK (1024 * 1024)
+#define INPUT_BLOCK   (1024 * 1024)
 #define INPUT_BUFSIZE (INPUT_MAX_LINE + INPUT_BLOCK)
 
 struct input {
@@ -66,7 +66,7 @@ input_read_raw(struct input *in, char *dst, size_t n, char **cause)
 		if (got < 0) {
 			msg = gz_message(in->gz, &err);
 			set_cause(cause, "%s: %s", in->path,
-			    err == Z_ERRNO ? strerror(errno) : msg);
+			          err == Z_ERRNO ? strerror(errno) : msg);
 			return -1;
 		}
 		if (got == 0) {
@@ -128,8 +128,8 @@ input_open(const char *path, char **cause)
 	in->is_stdin = strcmp(path, "-") == 0;
 	in->file_size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 	in->mtime = S_ISREG(st.st_mode) ? st.st_mtime : time(NULL);
-	if (S_ISREG(st.st_mode) && pread(fd, magic, 2, 0) == 2 &&
-	    magic[0] == 0x1f && magic[1] == 0x8b)
+	if (S_ISREG(st.st_mode) && pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f &&
+	    magic[1] == 0x8b)
 		in->is_gzip = true;
 	if (in->is_gzip || !S_ISREG(st.st_mode)) {
 		/* zlib reads non-gzip data transparently: pipes may carry either */
@@ -309,8 +309,8 @@ input_skip(struct input *in, uint64_t offset, uint64_t line_no, char **cause)
 		if (got < 0)
 			return -1;
 		if (got == 0) {
-			set_cause(cause, "%s: shorter than the %llu bytes already read",
-			    in->path, (unsigned long long)offset);
+			set_cause(cause, "%s: shorter than the %llu bytes already read", in->path,
+			          (unsigned long long)offset);
 			return -1;
 		}
 		left -= (uint64_t)got;

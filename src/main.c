@@ -64,7 +64,8 @@ phase_time(const char *phase)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (phase != NULL && last.tv_sec != 0)
 		fprintf(stderr, "timing: %-10s %.3f s\n", phase,
-		    (double)(now.tv_sec - last.tv_sec) + (double)(now.tv_nsec - last.tv_nsec) / 1e9);
+		        (double)(now.tv_sec - last.tv_sec) +
+		            (double)(now.tv_nsec - last.tv_nsec) / 1e9);
 	last = now;
 }
 
@@ -72,7 +73,8 @@ phase_time(const char *phase)
 static struct codes *
 load_codes(const struct options *opt, char **cause)
 {
-	char *path = xasprintf("%s/codes.tsv", opt->patterns ? opt->patterns : patterns_default_dir());
+	char *path =
+	    xasprintf("%s/codes.tsv", opt->patterns ? opt->patterns : patterns_default_dir());
 	struct codes *kb = codes_load(path, cause);
 
 	free(path);
@@ -136,7 +138,7 @@ main(int argc, char **argv)
 	if (opt.nfiles == 0 && !opt.report_only) {
 		if (isatty(STDIN_FILENO)) {
 			diag_warn("no input: name a log FILE, - for stdin, or use --report-only "
-				  "(see --help)");
+			          "(see --help)");
 			return EXIT_USAGE;
 		}
 		opt.files = stdin_only;
@@ -202,7 +204,9 @@ main(int argc, char **argv)
 		}
 	}
 	iopt.forced_year = opt.year;
-	iopt.progress = opt.progress == 1 ? 1 : (opt.progress == -1 && isatty(STDERR_FILENO)) ? 2 : 0;
+	iopt.progress = opt.progress == 1                               ? 1
+	                : (opt.progress == -1 && isatty(STDERR_FILENO)) ? 2
+	                                                                : 0;
 	phase_time(NULL);
 	if (!opt.report_only) {
 		if (store_defer_indexes(st, &cause) != 0) {
@@ -222,7 +226,8 @@ main(int argc, char **argv)
 				ids[nids++] = res.source_id;
 			if (res.too_long > 0)
 				diag_warn("%s: %llu lines longer than %d bytes were cut",
-				    opt.files[i], (unsigned long long)res.too_long, 1024 * 1024);
+				          opt.files[i], (unsigned long long)res.too_long,
+				          1024 * 1024);
 		}
 		phase_time("read");
 		if (store_restore_indexes(st, &cause) != 0 || store_commit(st, &cause) != 0) {
@@ -240,8 +245,8 @@ main(int argc, char **argv)
 		diag_warn("--report-only reads no FILE: reporting on the whole database");
 	}
 	if (opt.keep_days > 0) {
-		int64_t n = store_prune(st, (int64_t)time(NULL) - (int64_t)opt.keep_days * 86400,
-		    &cause);
+		int64_t n =
+		    store_prune(st, (int64_t)time(NULL) - (int64_t)opt.keep_days * 86400, &cause);
 
 		if (n < 0) {
 			diag_warn("%s", cause);
@@ -285,16 +290,17 @@ main(int argc, char **argv)
 	if (status == EXIT_OK) {
 		uint64_t sent = report_count(rep, "sent"), deferred = report_count(rep, "deferred");
 		uint64_t bounced = report_count(rep, "bounced") + report_count(rep, "expired");
-		double br = rate(bounced, sent + bounced), dr = rate(deferred, sent + bounced + deferred);
+		double br = rate(bounced, sent + bounced),
+		       dr = rate(deferred, sent + bounced + deferred);
 
 		if (opt.max_bounce_rate >= 0 && br > opt.max_bounce_rate) {
 			diag_warn("bounce rate %.1f%% exceeds --max-bounce-rate %g%%", br,
-			    opt.max_bounce_rate);
+			          opt.max_bounce_rate);
 			status = EXIT_THRESHOLD;
 		}
 		if (opt.max_deferral_rate >= 0 && dr > opt.max_deferral_rate) {
 			diag_warn("deferral rate %.1f%% exceeds --max-deferral-rate %g%%", dr,
-			    opt.max_deferral_rate);
+			          opt.max_deferral_rate);
 			status = EXIT_THRESHOLD;
 		}
 	}

@@ -35,77 +35,79 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{"db", required_argument, NULL, 'd'},
-	{"patterns", required_argument, NULL, 'p'},
-	{"output", required_argument, NULL, 'o'},
-	{"unmatched", required_argument, NULL, OPT_UNMATCHED},
-	{"year", required_argument, NULL, OPT_YEAR},
-	{"top", required_argument, NULL, OPT_TOP},
-	{"all", no_argument, NULL, OPT_ALL},
-	{"report-only", no_argument, NULL, OPT_REPORT_ONLY},
-	{"since", required_argument, NULL, OPT_SINCE},
-	{"until", required_argument, NULL, OPT_UNTIL},
-	{"domain", required_argument, NULL, OPT_DOMAIN},
-	{"progress", no_argument, NULL, OPT_PROGRESS},
-	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-	{"keep-days", required_argument, NULL, OPT_KEEP_DAYS},
-	{"max-bounce-rate", required_argument, NULL, OPT_MAX_BOUNCE},
-	{"max-deferral-rate", required_argument, NULL, OPT_MAX_DEFERRAL},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"section", required_argument, NULL, OPT_SECTION},
-	{"redact", no_argument, NULL, OPT_REDACT},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"db", required_argument, NULL, 'd'},
+    {"patterns", required_argument, NULL, 'p'},
+    {"output", required_argument, NULL, 'o'},
+    {"unmatched", required_argument, NULL, OPT_UNMATCHED},
+    {"year", required_argument, NULL, OPT_YEAR},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"report-only", no_argument, NULL, OPT_REPORT_ONLY},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"domain", required_argument, NULL, OPT_DOMAIN},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"keep-days", required_argument, NULL, OPT_KEEP_DAYS},
+    {"max-bounce-rate", required_argument, NULL, OPT_MAX_BOUNCE},
+    {"max-deferral-rate", required_argument, NULL, OPT_MAX_DEFERRAL},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"section", required_argument, NULL, OPT_SECTION},
+    {"redact", no_argument, NULL, OPT_REDACT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 void
 options_usage(FILE *out)
 {
-	fputs("Usage: smtplog-report [OPTION]... [FILE]...\n"
-	      "       smtplog-report explain CODE|REPLY...\n"
-	      "       smtplog-report codes [--class 2|3|4|5]\n"
-	      "Read Postfix, Exim and Sendmail logs (plain, .gz, or - for stdin), store every\n"
-	      "delivery outcome and SMTP-time rejection in an SQLite database, and print why\n"
-	      "mail failed.  With no FILE, read stdin when it is not a terminal.\n"
-	      "\n"
-	      "  -d, --db PATH            database (default\n"
-	      "                           ${XDG_STATE_HOME:-~/.local/state}/smtplog-report/smtplog.db;\n"
-	      "                           :memory: for none)\n"
-	      "  -p, --patterns DIR       pattern files (default " PATTERNS_DIR ")\n"
-	      "  -o, --output FILE        write the report to FILE instead of stdout\n"
-	      "      --format FORMAT      text (default), json, csv or html; with --output,\n"
-	      "                           the default follows the file's extension\n"
-	      "      --section NAME       the table CSV writes (default: bounces)\n"
-	      "      --unmatched FILE     write outcome-like lines that no pattern matched\n"
-	      "      --year YYYY          year of syslog lines that carry none (default: inferred)\n"
-	      "      --top N              rows per report section (default 10)\n"
-	      "      --all                report on the whole database, not just these FILEs\n"
-	      "      --report-only        read no logs; report from the database (implies --all\n"
-	      "                           when no FILE is named)\n"
-	      "      --since WHEN         only events at or after WHEN: today, yesterday,\n"
-	      "                           YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][zone]\n"
-	      "      --until WHEN         only events before WHEN\n"
-	      "      --domain DOMAIN      only events for this recipient domain\n"
-	      "      --redact             replace the local part of every address with a keyed\n"
-	      "                           hash (key in DB.key, 0600) in the database and reports\n"
-	      "      --keep-days N        delete events older than N days from the database\n"
-	      "      --max-bounce-rate PCT    exit 4 if more than PCT%% of outcomes bounced\n"
-	      "      --max-deferral-rate PCT  exit 4 if more than PCT%% of outcomes were deferrals\n"
-	      "      --progress, --no-progress  progress on stderr (default: on a terminal,\n"
-	      "                           for inputs over 8 MB)\n"
-	      "  -h, --help               show this help and exit\n"
-	      "  -V, --version            show the version and exit\n"
-	      "\n"
-	      "Commands:\n"
-	      "  explain CODE...          what a reply code (550), an enhanced status code\n"
-	      "                           (5.1.1) or a whole reply (\"550 5.1.1 User unknown\")\n"
-	      "                           means, whether to retry, and how to fix it\n"
-	      "  codes [--class N]        list every known code, by class and subject\n"
-	      "\n"
-	      "Exit status: 0 success, 1 usage error, 2 an input or the database could not be\n"
-	      "read or written, 3 a pattern file is broken, 4 a --max-*-rate was exceeded.\n"
-	      "See smtplog-report(1).\n",
+	fputs(
+	    "Usage: smtplog-report [OPTION]... [FILE]...\n"
+	    "       smtplog-report explain CODE|REPLY...\n"
+	    "       smtplog-report codes [--class 2|3|4|5]\n"
+	    "Read Postfix, Exim and Sendmail logs (plain, .gz, or - for stdin), store every\n"
+	    "delivery outcome and SMTP-time rejection in an SQLite database, and print why\n"
+	    "mail failed.  With no FILE, read stdin when it is not a terminal.\n"
+	    "\n"
+	    "  -d, --db PATH            database (default\n"
+	    "                           "
+	    "${XDG_STATE_HOME:-~/.local/state}/smtplog-report/smtplog.db;\n"
+	    "                           :memory: for none)\n"
+	    "  -p, --patterns DIR       pattern files (default " PATTERNS_DIR ")\n"
+	    "  -o, --output FILE        write the report to FILE instead of stdout\n"
+	    "      --format FORMAT      text (default), json, csv or html; with --output,\n"
+	    "                           the default follows the file's extension\n"
+	    "      --section NAME       the table CSV writes (default: bounces)\n"
+	    "      --unmatched FILE     write outcome-like lines that no pattern matched\n"
+	    "      --year YYYY          year of syslog lines that carry none (default: inferred)\n"
+	    "      --top N              rows per report section (default 10)\n"
+	    "      --all                report on the whole database, not just these FILEs\n"
+	    "      --report-only        read no logs; report from the database (implies --all\n"
+	    "                           when no FILE is named)\n"
+	    "      --since WHEN         only events at or after WHEN: today, yesterday,\n"
+	    "                           YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][zone]\n"
+	    "      --until WHEN         only events before WHEN\n"
+	    "      --domain DOMAIN      only events for this recipient domain\n"
+	    "      --redact             replace the local part of every address with a keyed\n"
+	    "                           hash (key in DB.key, 0600) in the database and reports\n"
+	    "      --keep-days N        delete events older than N days from the database\n"
+	    "      --max-bounce-rate PCT    exit 4 if more than PCT%% of outcomes bounced\n"
+	    "      --max-deferral-rate PCT  exit 4 if more than PCT%% of outcomes were deferrals\n"
+	    "      --progress, --no-progress  progress on stderr (default: on a terminal,\n"
+	    "                           for inputs over 8 MB)\n"
+	    "  -h, --help               show this help and exit\n"
+	    "  -V, --version            show the version and exit\n"
+	    "\n"
+	    "Commands:\n"
+	    "  explain CODE...          what a reply code (550), an enhanced status code\n"
+	    "                           (5.1.1) or a whole reply (\"550 5.1.1 User unknown\")\n"
+	    "                           means, whether to retry, and how to fix it\n"
+	    "  codes [--class N]        list every known code, by class and subject\n"
+	    "\n"
+	    "Exit status: 0 success, 1 usage error, 2 an input or the database could not be\n"
+	    "read or written, 3 a pattern file is broken, 4 a --max-*-rate was exceeded.\n"
+	    "See smtplog-report(1).\n",
 	    out);
 }
 
@@ -197,7 +199,7 @@ options_parse_time(const char *s, time_t now, int64_t *out)
 		if (strcmp(zone, "Z") != 0) {
 			if ((zone[0] != '+' && zone[0] != '-') ||
 			    (sscanf(zone + 1, "%2d:%2d", &zh, &zm) != 2 &&
-				sscanf(zone + 1, "%2d%2d", &zh, &zm) != 2))
+			     sscanf(zone + 1, "%2d%2d", &zh, &zm) != 2))
 				return -1;
 			sign = zone[0] == '-' ? -1 : 1;
 		}
@@ -255,12 +257,12 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 			break;
 		case OPT_SINCE:
 		case OPT_UNTIL:
-			if (options_parse_time(optarg, now, c == OPT_SINCE ? &o->since : &o->until) !=
-			    0) {
+			if (options_parse_time(optarg, now,
+			                       c == OPT_SINCE ? &o->since : &o->until) != 0) {
 				set_cause(cause,
-				    "%s: '%s' is not a time (today, yesterday, YYYY-MM-DD or "
-				    "YYYY-MM-DDTHH:MM:SS)",
-				    c == OPT_SINCE ? "--since" : "--until", optarg);
+				          "%s: '%s' is not a time (today, yesterday, YYYY-MM-DD or "
+				          "YYYY-MM-DDTHH:MM:SS)",
+				          c == OPT_SINCE ? "--since" : "--until", optarg);
 				return -1;
 			}
 			break;
@@ -275,32 +277,36 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 			break;
 		case OPT_KEEP_DAYS:
 			if (parse_int(optarg, 1, 100000, &o->keep_days) != 0) {
-				set_cause(cause, "--keep-days: '%s' is not a number of days", optarg);
+				set_cause(cause, "--keep-days: '%s' is not a number of days",
+				          optarg);
 				return -1;
 			}
 			break;
 		case OPT_MAX_BOUNCE:
 		case OPT_MAX_DEFERRAL:
 			if (parse_pct(optarg, c == OPT_MAX_BOUNCE ? &o->max_bounce_rate
-								    : &o->max_deferral_rate) != 0) {
+			                                          : &o->max_deferral_rate) != 0) {
 				set_cause(cause, "%s: '%s' is not a percentage from 0 to 100",
-				    c == OPT_MAX_BOUNCE ? "--max-bounce-rate" : "--max-deferral-rate",
-				    optarg);
+				          c == OPT_MAX_BOUNCE ? "--max-bounce-rate"
+				                              : "--max-deferral-rate",
+				          optarg);
 				return -1;
 			}
 			break;
 		case OPT_FORMAT:
 			if (!report_format_known(optarg)) {
-				set_cause(cause, "--format: '%s' is not a format (text, json, csv, html)",
-				    optarg);
+				set_cause(cause,
+				          "--format: '%s' is not a format (text, json, csv, html)",
+				          optarg);
 				return -1;
 			}
 			o->format = optarg;
 			break;
 		case OPT_SECTION:
 			if (!report_section_known(optarg)) {
-				set_cause(cause, "--section: '%s' is not a section (see the man page)",
-				    optarg);
+				set_cause(cause,
+				          "--section: '%s' is not a section (see the man page)",
+				          optarg);
 				return -1;
 			}
 			o->section = optarg;
@@ -316,7 +322,7 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 				set_cause(cause, "unknown option '-%c' (see --help)", optopt);
 			else
 				set_cause(cause, "unknown or incomplete option '%s' (see --help)",
-				    argv[optind - 1]);
+				          argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -349,7 +355,7 @@ options_parse(int argc, char **argv, struct options *o, char **cause)
 				v = o->files[i] + 8;
 			if (v == NULL || parse_int(v, 2, 5, &o->code_class) != 0) {
 				set_cause(cause, "codes: expected --class 2|3|4|5, not '%s'",
-				    v ? v : o->files[i]);
+				          v ? v : o->files[i]);
 				return -1;
 			}
 		}
@@ -388,7 +394,8 @@ options_default_db(char **cause)
 	else if (home != NULL && home[0] != '\0')
 		path = xasprintf("%s/.local/state/smtplog-report/smtplog.db", home);
 	else {
-		set_cause(cause, "neither XDG_STATE_HOME nor HOME is set: name a database with --db");
+		set_cause(cause,
+		          "neither XDG_STATE_HOME nor HOME is set: name a database with --db");
 		return NULL;
 	}
 	if (mkdirs(path, cause) != 0) {

@@ -19,23 +19,23 @@ struct options {
 	enum command command;
 	char **files;
 	int nfiles;
-	const char *db;          /* NULL: default path */
-	const char *patterns;    /* NULL: installed directory */
+	const char *db;       /* NULL: default path */
+	const char *patterns; /* NULL: installed directory */
 	const char *unmatched;
 	const char *output;
-	const char *format;      /* NULL: from --output's extension, else text */
-	const char *section;     /* CSV section */
+	const char *format;  /* NULL: from --output's extension, else text */
+	const char *section; /* CSV section */
 	const char *domain;
 	int year;
 	int top;
 	bool all;
 	bool report_only;
 	bool redact;
-	int progress;            /* -1 auto, 0 off, 1 on */
-	int64_t since, until;    /* epoch, 0 open */
-	int keep_days;           /* 0: keep all */
-	int code_class;          /* codes --class N, 0: all */
-	double max_bounce_rate;  /* <0: unset */
+	int progress;           /* -1 auto, 0 off, 1 on */
+	int64_t since, until;   /* epoch, 0 open */
+	int keep_days;          /* 0: keep all */
+	int code_class;         /* codes --class N, 0: all */
+	double max_bounce_rate; /* <0: unset */
 	double max_deferral_rate;
 };
 

@@ -62,7 +62,7 @@ struct rule {
 	size_t nrequire;
 	size_t *require_idx; /* the same literals, as indexes into the set's lits */
 	enum status status;
-	int class_code; /* class when the line carries no code, or 0 */
+	int class_code;              /* class when the line carries no code, or 0 */
 	uint32_t group[FIELD_COUNT]; /* capture group number, 0 if absent */
 };
 
@@ -103,19 +103,19 @@ struct patterns {
 };
 
 static const char *const field_names[FIELD_COUNT] = {
-	[FIELD_QUEUE_ID] = "queue_id",
-	[FIELD_SENDER] = "sender",
-	[FIELD_RECIPIENT] = "recipient",
-	[FIELD_RECIPIENTS] = "recipients",
-	[FIELD_ORIG_RECIPIENT] = "orig_recipient",
-	[FIELD_RELAY] = "relay",
-	[FIELD_CLIENT] = "client",
-	[FIELD_STATUS] = "status",
-	[FIELD_DSN] = "dsn",
-	[FIELD_RESPONSE] = "response",
-	[FIELD_REPLY] = "reply",
-	[FIELD_REPLY_CODE] = "reply_code",
-	[FIELD_ENHANCED_CODE] = "enhanced_code",
+    [FIELD_QUEUE_ID] = "queue_id",
+    [FIELD_SENDER] = "sender",
+    [FIELD_RECIPIENT] = "recipient",
+    [FIELD_RECIPIENTS] = "recipients",
+    [FIELD_ORIG_RECIPIENT] = "orig_recipient",
+    [FIELD_RELAY] = "relay",
+    [FIELD_CLIENT] = "client",
+    [FIELD_STATUS] = "status",
+    [FIELD_DSN] = "dsn",
+    [FIELD_RESPONSE] = "response",
+    [FIELD_REPLY] = "reply",
+    [FIELD_REPLY_CODE] = "reply_code",
+    [FIELD_ENHANCED_CODE] = "enhanced_code",
 };
 
 const char *
@@ -231,7 +231,7 @@ compile_opts(const char *re, uint32_t opts, const char *file, int line, bool *ji
 	PCRE2_UCHAR msg[256];
 
 	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_NO_AUTO_CAPTURE | opts,
-	    &err, &off, NULL);
+	                     &err, &off, NULL);
 	if (code == NULL) {
 		pcre2_get_error_message(err, msg, sizeof msg);
 		set_cause(cause, "%s:%d: offset %zu: %s", file, line, (size_t)off, (char *)msg);
@@ -271,7 +271,7 @@ rule_map_groups(struct rule *r, const char *file, int line, char **cause)
 		}
 		if (f == FIELD_COUNT) {
 			set_cause(cause, "%s:%d: rule %s: unknown capture name '%s'", file, line,
-			    r->name, name);
+			          r->name, name);
 			return false;
 		}
 		r->group[f] = num;
@@ -302,12 +302,12 @@ loader_finish_rule(struct loader *ld)
 		return true;
 	if (ld->match_re == NULL) {
 		set_cause(ld->cause, "%s:%d: rule %s has no 'match' line", ld->file, ld->rule_line,
-		    r->name);
+		          r->name);
 		ok = false;
 	}
 	if (ok && ld->program_re != NULL) {
-		r->program_re = compile(ld->program_re, ld->file, ld->program_line, &r->program_jit,
-		    ld->cause);
+		r->program_re =
+		    compile(ld->program_re, ld->file, ld->program_line, &r->program_jit, ld->cause);
 		ok = r->program_re != NULL;
 	}
 	if (ok) {
@@ -316,7 +316,7 @@ loader_finish_rule(struct loader *ld)
 	}
 	if (ok && r->group[FIELD_STATUS] == 0 && r->status == STATUS_NONE) {
 		set_cause(ld->cause, "%s:%d: rule %s: no 'status' line and no (?<status>...) group",
-		    ld->file, ld->rule_line, r->name);
+		          ld->file, ld->rule_line, r->name);
 		ok = false;
 	}
 	free(ld->match_re);
@@ -335,8 +335,8 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 		if (!loader_finish_rule(ld))
 			return false;
 		if (s->mta == MTA_NONE) {
-			set_cause(ld->cause, "%s:%d: 'mta' must come before the first rule", ld->file,
-			    line);
+			set_cause(ld->cause, "%s:%d: 'mta' must come before the first rule",
+			          ld->file, line);
 			return false;
 		}
 		s->rules = xreallocarray(s->rules, s->nrules + 1, sizeof *s->rules);
@@ -350,7 +350,7 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 		s->mta = mta_parse(val);
 		if (s->mta == MTA_NONE) {
 			set_cause(ld->cause, "%s:%d: unknown mta '%s' (postfix, exim or sendmail)",
-			    ld->file, line, val);
+			          ld->file, line, val);
 			return false;
 		}
 		return true;
@@ -375,7 +375,7 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 			re++;
 		if (set == NULL || name == NULL || re == NULL || *re == '\0') {
 			set_cause(ld->cause, "%s:%d: expected 'signature SET NAME REGEX'", ld->file,
-			    line);
+			          line);
 			free(copy);
 			return false;
 		}
@@ -397,7 +397,7 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 	}
 	if (ld->rule == NULL) {
 		set_cause(ld->cause, "%s:%d: '%s' outside a rule (or unknown directive)", ld->file,
-		    line, key);
+		          line, key);
 		return false;
 	}
 	if (strcmp(key, "match") == 0) {
@@ -426,7 +426,7 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 	if (strcmp(key, "class") == 0) {
 		if (strcmp(val, "2") != 0 && strcmp(val, "4") != 0 && strcmp(val, "5") != 0) {
 			set_cause(ld->cause, "%s:%d: class must be 2, 4 or 5, not '%s'", ld->file,
-			    line, val);
+			          line, val);
 			return false;
 		}
 		ld->rule->class_code = val[0] - '0';
@@ -501,8 +501,9 @@ load_text(struct pattern_set *set, const char *name, const char *text, size_t le
 			}
 			if (ok && p < e && q < p + n && *q != '#') {
 				if (cont) {
-					set_cause(cause, "%s:%d: continuation line without a directive",
-					    name, lineno);
+					set_cause(cause,
+					          "%s:%d: continuation line without a directive",
+					          name, lineno);
 					ok = false;
 				} else {
 					plen = n;
@@ -605,7 +606,7 @@ literal_index(struct pattern_set *s, const struct literal *l)
 			return i;
 	}
 	literal_add(&s->lits, &s->nlits,
-	    (struct literal){xstrndup(l->p, l->n), l->n, literal_pivot(l->p, l->n)});
+	            (struct literal){xstrndup(l->p, l->n), l->n, literal_pivot(l->p, l->n)});
 	return s->nlits - 1;
 }
 
@@ -624,8 +625,8 @@ set_index_literals(struct pattern_set *s, char **cause)
 	for (size_t k = 0; k < s->ncandidates; k++)
 		s->candidate_idx[k] = literal_index(s, &s->candidates[k]);
 	if (s->nlits > MAX_LITERALS) {
-		set_cause(cause, "%s: more than %d distinct 'require'/'candidate' literals", s->path,
-		    MAX_LITERALS);
+		set_cause(cause, "%s: more than %d distinct 'require'/'candidate' literals",
+		          s->path, MAX_LITERALS);
 		return false;
 	}
 	return true;
@@ -654,7 +655,7 @@ patterns_ready(struct patterns *pats)
 
 static bool
 patterns_add_text(struct patterns *pats, const char *name, const char *text, size_t len,
-    char **cause)
+                  char **cause)
 {
 	struct pattern_set *s;
 
@@ -737,7 +738,8 @@ patterns_load(const char *dir, char **cause)
 	bool ok = true;
 
 	if (d == NULL) {
-		set_cause(cause, "%s: %s (pattern directory; see --patterns)", dir, strerror(errno));
+		set_cause(cause, "%s: %s (pattern directory; see --patterns)", dir,
+		          strerror(errno));
 		return NULL;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -845,7 +847,7 @@ set_is_candidate(const struct pattern_set *s, struct span msg, signed char *memo
 
 bool
 patterns_match(struct patterns *pats, enum mta mta, struct span program, struct span msg,
-    struct match *m)
+               struct match *m)
 {
 	signed char memo[MAX_LITERALS];
 
@@ -883,7 +885,7 @@ patterns_match(struct patterns *pats, enum mta mta, struct span program, struct 
 					m->field[f] = SPAN_NONE;
 				else
 					m->field[f] = (struct span){msg.p + ov[2 * g],
-					    ov[2 * g + 1] - ov[2 * g]};
+					                            ov[2 * g + 1] - ov[2 * g]};
 			}
 			m->candidate = set_is_candidate(s, msg, memo);
 			return true;

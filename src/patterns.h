@@ -52,14 +52,13 @@ struct patterns *patterns_load(const char *dir, char **cause);
 /* patterns_load_file - the same for one file (tests, fuzzing) */
 struct patterns *patterns_load_file(const char *path, char **cause);
 /* patterns_load_text - the same from memory; NAME is used in messages */
-struct patterns *patterns_load_text(const char *name, const char *text, size_t len,
-    char **cause);
+struct patterns *patterns_load_text(const char *name, const char *text, size_t len, char **cause);
 void patterns_free(struct patterns *pats);
 
 /* patterns_match - try the rules for MTA on MSG (PROGRAM is the syslog
  * program); true and *m filled on the first rule that matches */
 bool patterns_match(struct patterns *pats, enum mta mta, struct span program, struct span msg,
-    struct match *m);
+                    struct match *m);
 
 /* patterns_is_candidate - does MSG carry a marker of an outcome line of MTA
  * (the "candidate" literals), so that not matching it is worth reporting? */
@@ -80,7 +79,7 @@ const char *field_name(enum field f);
 /* patterns_signature - the name of the first signature of SET whose regex
  * matches TEXT, or NULL */
 const char *patterns_signature(struct patterns *pats, const char *set, const char *text,
-    size_t len);
+                               size_t len);
 size_t patterns_count_signatures(const struct patterns *pats, const char *set);
 
 #endif

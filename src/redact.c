@@ -33,12 +33,22 @@ struct redactor {
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                            \
-	do {                                                                                \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                   \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                      \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                      \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                   \
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = ROTL(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL(v2, 32);                                                                 \
 	} while (0)
 
 /* siphash24 - SipHash-2-4 of P..P+N under (K0, K1) */
@@ -110,7 +120,8 @@ redact_open(const char *key_path, char **cause)
 
 			close(fd);
 			if (got != (ssize_t)sizeof key) {
-				set_cause(cause, "%s: not a --redact key (16 bytes expected)", key_path);
+				set_cause(cause, "%s: not a --redact key (16 bytes expected)",
+				          key_path);
 				return NULL;
 			}
 		} else if (errno == ENOENT) {
@@ -151,7 +162,7 @@ static bool
 is_atext(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	    strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
+	       strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
 }
 
 struct span
@@ -193,7 +204,7 @@ redact_text(struct redactor *r, int slot, struct span text)
 				out = r->buf[slot];
 			}
 			o += (size_t)snprintf(out + o, 14, "u-%010llx",
-			    (unsigned long long)(h & 0xffffffffffULL));
+			                      (unsigned long long)(h & 0xffffffffffULL));
 		}
 		out[o++] = '@';
 		i = a + 1;
@@ -211,8 +222,8 @@ redact_event(struct redactor *r, struct event *ev)
 {
 	struct span resp = ev->response;
 	size_t reply_off = 0;
-	bool reply_in_resp = span_is_set(ev->reply) && span_is_set(resp) &&
-	    ev->reply.p >= resp.p && ev->reply.p + ev->reply.n <= resp.p + resp.n;
+	bool reply_in_resp = span_is_set(ev->reply) && span_is_set(resp) && ev->reply.p >= resp.p &&
+	                     ev->reply.p + ev->reply.n <= resp.p + resp.n;
 
 	ev->sender = redact_text(r, 0, ev->sender);
 	ev->recipient = redact_text(r, 1, ev->recipient);

@@ -29,28 +29,30 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
  * ?4 is --top. */
 #define SCOPE_WHERE " 1"
 /* the visible columns of a cause section (its CTE c also carries example_id) */
-#define CAUSE_COLUMNS "c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
-#define REJECT_COLUMNS "c.events, c.clients, c.recipients, c.enhanced_code, c.reply_code, c.reason, c.hint"
+#define CAUSE_COLUMNS                                                                              \
+	"c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
+#define REJECT_COLUMNS                                                                             \
+	"c.events, c.clients, c.recipients, c.enhanced_code, c.reply_code, c.reason, c.hint"
 
 /* CAUSE_SQL - one cause section: the events of STATUS grouped by enhanced
  * code, reply code and reason, with two spread counts, the knowledge base's
  * fix hint, and the first event's response as the example */
-#define CAUSE_SQL(spread1, spread2, status, columns)                                       \
-	"WITH c AS (SELECT count(*) AS events, " spread1 ", " spread2 ","                  \
-	" enhanced_code, reply_code, reason,"                                               \
-	" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"                  \
-	" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"      \
-	" min(e.id) AS example_id"                                                          \
-	" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = '" status "'"                   \
-	" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)" \
-	" SELECT " columns ", (SELECT response FROM events WHERE id = c.example_id)"        \
+#define CAUSE_SQL(spread1, spread2, status, columns)                                               \
+	"WITH c AS (SELECT count(*) AS events, " spread1 ", " spread2 ","                          \
+	" enhanced_code, reply_code, reason,"                                                      \
+	" coalesce((SELECT hint FROM codes WHERE code = e.enhanced_code),"                         \
+	" (SELECT hint FROM codes WHERE code = CAST(e.reply_code AS TEXT))) AS hint,"              \
+	" min(e.id) AS example_id"                                                                 \
+	" FROM temp.sev e WHERE" SCOPE_WHERE " AND status = '" status "'"                          \
+	" GROUP BY enhanced_code, reply_code, reason ORDER BY events DESC, reason LIMIT ?4)"       \
+	" SELECT " columns ", (SELECT response FROM events WHERE id = c.example_id)"               \
 	" AS example FROM c"
 
 /* The events a report covers: ?1 since, ?2 until, ?3 domain. */
-#define EVENTS_IN_SCOPE                                                                     \
-	" (e.source_id IN (SELECT id FROM temp.report_scope)"                               \
-	"   OR (SELECT all_sources FROM temp.report_opts))"                                 \
-	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                 \
+#define EVENTS_IN_SCOPE                                                                            \
+	" (e.source_id IN (SELECT id FROM temp.report_scope)"                                      \
+	"   OR (SELECT all_sources FROM temp.report_opts))"                                        \
+	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                        \
 	" AND (?3 IS NULL OR e.recipient_domain = lower(?3))"
 
 /* exec_in_scope - run SQL with the scope's time and domain bound */
@@ -80,7 +82,7 @@ exec_in_scope(sqlite3 *db, const struct report_scope *sc, const char *sql, char 
 /* prepare_scoped - a section's query, with --top bound to ?4 */
 static int
 prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqlite3_stmt **s,
-    char **cause)
+               char **cause)
 {
 	if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK) {
 		set_cause(cause, "report query: %s", sqlite3_errmsg(db));
@@ -112,7 +114,7 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 	}
 	free(sql);
 	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.report_scope VALUES (?1)", -1, &ins,
-		NULL) != SQLITE_OK) {
+	                       NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
@@ -127,34 +129,37 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 	 * relay, and a narrow copy of the failures (the response text is
 	 * fetched by id for the few examples shown). */
 	if (sqlite3_exec(db,
-		"DROP TABLE IF EXISTS temp.sev; DROP TABLE IF EXISTS temp.counts;"
-		"DROP TABLE IF EXISTS temp.sent_by;"
-		"CREATE TEMP TABLE sev(id INTEGER PRIMARY KEY, source_id INTEGER, ts TEXT,"
-		" ts_epoch INTEGER, mta TEXT, status TEXT, sender TEXT, recipient TEXT,"
-		" recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
-		" enhanced_code TEXT, class INTEGER, subject INTEGER, reason TEXT)",
-		NULL, NULL, NULL) != SQLITE_OK) {
+	                 "DROP TABLE IF EXISTS temp.sev; DROP TABLE IF EXISTS temp.counts;"
+	                 "DROP TABLE IF EXISTS temp.sent_by;"
+	                 "CREATE TEMP TABLE sev(id INTEGER PRIMARY KEY, source_id INTEGER, ts TEXT,"
+	                 " ts_epoch INTEGER, mta TEXT, status TEXT, sender TEXT, recipient TEXT,"
+	                 " recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
+	                 " enhanced_code TEXT, class INTEGER, subject INTEGER, reason TEXT)",
+	                 NULL, NULL, NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	if (exec_in_scope(db, sc,
-		"CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n, min(ts) AS lo,"
-		" max(ts) AS hi FROM events e WHERE" EVENTS_IN_SCOPE " GROUP BY mta, status",
-		cause) != 0 ||
-	    exec_in_scope(db, sc,
-		"CREATE TEMP TABLE sent_by AS SELECT recipient_domain, relay, count(*) AS n"
-		" FROM events e WHERE" EVENTS_IN_SCOPE " AND e.status = 'sent'"
-		" GROUP BY recipient_domain, relay",
-		cause) != 0 ||
-	    exec_in_scope(db, sc,
-		"INSERT INTO temp.sev SELECT e.id, e.source_id, e.ts, e.ts_epoch, e.mta, e.status,"
-		" e.sender, e.recipient, e.recipient_domain, e.relay, e.client, e.reply_code,"
-		" e.enhanced_code, e.class, e.subject, e.reason FROM events e WHERE" EVENTS_IN_SCOPE
-		" AND e.status <> 'sent'",
-		cause) != 0)
+	if (exec_in_scope(
+	        db, sc,
+	        "CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n, min(ts) AS lo,"
+	        " max(ts) AS hi FROM events e WHERE" EVENTS_IN_SCOPE " GROUP BY mta, status",
+	        cause) != 0 ||
+	    exec_in_scope(
+	        db, sc,
+	        "CREATE TEMP TABLE sent_by AS SELECT recipient_domain, relay, count(*) AS n"
+	        " FROM events e WHERE" EVENTS_IN_SCOPE " AND e.status = 'sent'"
+	        " GROUP BY recipient_domain, relay",
+	        cause) != 0 ||
+	    exec_in_scope(
+	        db, sc,
+	        "INSERT INTO temp.sev SELECT e.id, e.source_id, e.ts, e.ts_epoch, e.mta, e.status,"
+	        " e.sender, e.recipient, e.recipient_domain, e.relay, e.client, e.reply_code,"
+	        " e.enhanced_code, e.class, e.subject, e.reason FROM events e WHERE" EVENTS_IN_SCOPE
+	        " AND e.status <> 'sent'",
+	        cause) != 0)
 		return -1;
 	if (sqlite3_exec(db, "CREATE INDEX temp.sev_status ON sev(status, recipient_domain)", NULL,
-		NULL, NULL) != SQLITE_OK) {
+	                 NULL, NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
@@ -164,7 +169,7 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 /* add_table - run SQL (scoped) and keep its rows as a section */
 static int
 add_table(struct report *r, sqlite3 *db, const char *id, const char *title, const char *note,
-    const char *sql, char **cause)
+          const char *sql, char **cause)
 {
 	sqlite3_stmt *s;
 	struct table *t;
@@ -196,7 +201,7 @@ add_table(struct report *r, sqlite3 *db, const char *id, const char *title, cons
 				cl->text = NULL;
 			else {
 				struct span v = {(const char *)sqlite3_column_text(s, (int)c),
-				    (size_t)sqlite3_column_bytes(s, (int)c)};
+				                 (size_t)sqlite3_column_bytes(s, (int)c)};
 
 				if (r->scope->redact != NULL && !cl->integer)
 					v = redact_text(r->scope->redact, 0, v);
@@ -214,7 +219,7 @@ add_table(struct report *r, sqlite3 *db, const char *id, const char *title, cons
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (getenv("SMTPLOG_TIMING") != NULL)
 		fprintf(stderr, "timing:   %-24s %.3f s\n", id,
-		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
 
@@ -223,11 +228,12 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 {
 	sqlite3_stmt *s;
 
-	if (sqlite3_prepare_v2(db,
-		"SELECT path, lines, matched, candidates, unparsed, events FROM sources"
-		" WHERE id IN (SELECT id FROM temp.report_scope)"
-		"    OR (SELECT all_sources FROM temp.report_opts) ORDER BY id",
-		-1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT path, lines, matched, candidates, unparsed, events FROM sources"
+	        " WHERE id IN (SELECT id FROM temp.report_scope)"
+	        "    OR (SELECT all_sources FROM temp.report_opts) ORDER BY id",
+	        -1, &s, NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
@@ -282,155 +288,177 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 	if (scope_setup(db, scope, cause) != 0 || build_summary(r, db, cause) != 0)
 		goto fail;
 	if (add_table(r, db, "by_mta", "Events by MTA", NULL,
-		"SELECT mta, sum(n * (status = 'sent')) AS sent, sum(n * (status = 'deferred')) AS deferred,"
-		" sum(n * (status = 'bounced')) AS bounced, sum(n * (status = 'expired')) AS expired,"
-		" sum(n * (status = 'rejected')) AS rejected, sum(n) AS total"
-		" FROM temp.counts GROUP BY mta ORDER BY total DESC, mta",
-		cause) != 0)
+	              "SELECT mta, sum(n * (status = 'sent')) AS sent, sum(n * (status = "
+	              "'deferred')) AS deferred,"
+	              " sum(n * (status = 'bounced')) AS bounced, sum(n * (status = 'expired')) AS "
+	              "expired,"
+	              " sum(n * (status = 'rejected')) AS rejected, sum(n) AS total"
+	              " FROM temp.counts GROUP BY mta ORDER BY total DESC, mta",
+	              cause) != 0)
 		goto fail;
 	if (add_table(r, db, "class_subject", "Failures by class and subject",
-		"4 temporary, 5 permanent. X.1 address X.2 mailbox X.3 system X.4 network "
-		"X.5 protocol X.6 content X.7 policy",
-		"SELECT class,"
-		" sum(subject=0) AS \"X.0\", sum(subject=1) AS \"X.1\","
-		" sum(subject=2) AS \"X.2\", sum(subject=3) AS \"X.3\","
-		" sum(subject=4) AS \"X.4\", sum(subject=5) AS \"X.5\","
-		" sum(subject=6) AS \"X.6\", sum(subject=7) AS \"X.7\","
-		" sum(subject IS NULL OR subject > 7) AS \"none\", count(*) AS total"
-		" FROM temp.sev e WHERE" SCOPE_WHERE " AND class IN (4, 5)"
-		" GROUP BY class ORDER BY class",
-		cause) != 0)
+	              "4 temporary, 5 permanent. X.1 address X.2 mailbox X.3 system X.4 network "
+	              "X.5 protocol X.6 content X.7 policy",
+	              "SELECT class,"
+	              " sum(subject=0) AS \"X.0\", sum(subject=1) AS \"X.1\","
+	              " sum(subject=2) AS \"X.2\", sum(subject=3) AS \"X.3\","
+	              " sum(subject=4) AS \"X.4\", sum(subject=5) AS \"X.5\","
+	              " sum(subject=6) AS \"X.6\", sum(subject=7) AS \"X.7\","
+	              " sum(subject IS NULL OR subject > 7) AS \"none\", count(*) AS total"
+	              " FROM temp.sev e WHERE" SCOPE_WHERE " AND class IN (4, 5)"
+	              " GROUP BY class ORDER BY class",
+	              cause) != 0)
 		goto fail;
 	if (add_table(r, db, "bounces", "Bounce causes",
-		"permanent failures: the message was returned to its sender",
-		CAUSE_SQL("count(DISTINCT recipient) AS recipients",
-		    "count(DISTINCT recipient_domain) AS domains", "bounced", CAUSE_COLUMNS),
-		cause) != 0)
+	              "permanent failures: the message was returned to its sender",
+	              CAUSE_SQL("count(DISTINCT recipient) AS recipients",
+	                        "count(DISTINCT recipient_domain) AS domains", "bounced",
+	                        CAUSE_COLUMNS),
+	              cause) != 0)
 		goto fail;
 	if (add_table(r, db, "deferrals", "Deferral causes",
-		"temporary failures: the MTA keeps the message and retries",
-		CAUSE_SQL("count(DISTINCT recipient) AS recipients",
-		    "count(DISTINCT recipient_domain) AS domains", "deferred", CAUSE_COLUMNS),
-		cause) != 0)
+	              "temporary failures: the MTA keeps the message and retries",
+	              CAUSE_SQL("count(DISTINCT recipient) AS recipients",
+	                        "count(DISTINCT recipient_domain) AS domains", "deferred",
+	                        CAUSE_COLUMNS),
+	              cause) != 0)
 		goto fail;
 	if (add_table(r, db, "rejections", "SMTP-time rejections",
-		"refused by this server while the client was connected",
-		CAUSE_SQL("count(DISTINCT client) AS clients",
-		    "count(DISTINCT recipient) AS recipients", "rejected", REJECT_COLUMNS),
-		cause) != 0)
+	              "refused by this server while the client was connected",
+	              CAUSE_SQL("count(DISTINCT client) AS clients",
+	                        "count(DISTINCT recipient) AS recipients", "rejected",
+	                        REJECT_COLUMNS),
+	              cause) != 0)
 		goto fail;
-	if (add_table(r, db, "greylisting", "Greylisting",
-		"outbound: remote servers greylisting our mail (share of all deferrals); inbound: "
-		"this server greylisting senders (share of its 4xx rejections)",
-		"WITH g AS (SELECT g.*, e.recipient FROM greylisting g JOIN temp.sev e ON e.id = g.event_id"
-		"   WHERE" SCOPE_WHERE "),"
-		" d AS (SELECT direction, accepted_event_id, max(delay) AS delay FROM g"
-		"   WHERE delay IS NOT NULL GROUP BY direction, accepted_event_id),"
-		" r AS (SELECT direction, delay, row_number() OVER (PARTITION BY direction ORDER BY delay)"
-		"   AS rn, count(*) OVER (PARTITION BY direction) AS n FROM d),"
-		" s AS (SELECT direction, max(n) AS accepted,"
-		"   min(CASE WHEN rn >= (n + 1) / 2 THEN delay END) AS median,"
-		"   min(CASE WHEN rn * 10 >= n * 9 THEN delay END) AS p90 FROM r GROUP BY direction)"
-		" SELECT g.direction, count(*) AS events,"
-		" printf('%.1f%%', 100.0 * count(*) / max(1, (SELECT count(*) FROM temp.sev e WHERE"
-		SCOPE_WHERE " AND (CASE g.direction WHEN 'outbound' THEN e.status = 'deferred'"
-		"   ELSE e.status = 'rejected' AND e.class = 4 END)))) AS share,"
-		" sum(g.basis = 'text') AS by_text, sum(g.basis = 'retry') AS by_retry,"
-		" count(DISTINCT g.recipient) AS recipients, s.accepted,"
-		" CASE WHEN s.median IS NULL THEN NULL WHEN s.median < 3600"
-		"   THEN printf('%dm%02ds', s.median / 60, s.median % 60)"
-		"   ELSE printf('%dh%02dm', s.median / 3600, s.median % 3600 / 60) END AS median_delay,"
-		" CASE WHEN s.p90 IS NULL THEN NULL WHEN s.p90 < 3600"
-		"   THEN printf('%dm%02ds', s.p90 / 60, s.p90 % 60)"
-		"   ELSE printf('%dh%02dm', s.p90 / 3600, s.p90 % 3600 / 60) END AS p90_delay"
-		" FROM g LEFT JOIN s ON s.direction = g.direction"
-		" GROUP BY g.direction ORDER BY g.direction DESC",
-		cause) != 0)
+	if (add_table(
+	        r, db, "greylisting", "Greylisting",
+	        "outbound: remote servers greylisting our mail (share of all deferrals); inbound: "
+	        "this server greylisting senders (share of its 4xx rejections)",
+	        "WITH g AS (SELECT g.*, e.recipient FROM greylisting g JOIN temp.sev e ON e.id = "
+	        "g.event_id"
+	        "   WHERE" SCOPE_WHERE "),"
+	        " d AS (SELECT direction, accepted_event_id, max(delay) AS delay FROM g"
+	        "   WHERE delay IS NOT NULL GROUP BY direction, accepted_event_id),"
+	        " r AS (SELECT direction, delay, row_number() OVER (PARTITION BY direction ORDER "
+	        "BY delay)"
+	        "   AS rn, count(*) OVER (PARTITION BY direction) AS n FROM d),"
+	        " s AS (SELECT direction, max(n) AS accepted,"
+	        "   min(CASE WHEN rn >= (n + 1) / 2 THEN delay END) AS median,"
+	        "   min(CASE WHEN rn * 10 >= n * 9 THEN delay END) AS p90 FROM r GROUP BY "
+	        "direction)"
+	        " SELECT g.direction, count(*) AS events,"
+	        " printf('%.1f%%', 100.0 * count(*) / max(1, (SELECT count(*) FROM temp.sev e "
+	        "WHERE" SCOPE_WHERE
+	        " AND (CASE g.direction WHEN 'outbound' THEN e.status = 'deferred'"
+	        "   ELSE e.status = 'rejected' AND e.class = 4 END)))) AS share,"
+	        " sum(g.basis = 'text') AS by_text, sum(g.basis = 'retry') AS by_retry,"
+	        " count(DISTINCT g.recipient) AS recipients, s.accepted,"
+	        " CASE WHEN s.median IS NULL THEN NULL WHEN s.median < 3600"
+	        "   THEN printf('%dm%02ds', s.median / 60, s.median % 60)"
+	        "   ELSE printf('%dh%02dm', s.median / 3600, s.median % 3600 / 60) END AS "
+	        "median_delay,"
+	        " CASE WHEN s.p90 IS NULL THEN NULL WHEN s.p90 < 3600"
+	        "   THEN printf('%dm%02ds', s.p90 / 60, s.p90 % 60)"
+	        "   ELSE printf('%dh%02dm', s.p90 / 3600, s.p90 % 3600 / 60) END AS p90_delay"
+	        " FROM g LEFT JOIN s ON s.direction = g.direction"
+	        " GROUP BY g.direction ORDER BY g.direction DESC",
+	        cause) != 0)
 		goto fail;
 	if (add_table(r, db, "greylisting_domains", "Greylisting by recipient domain (outbound)",
-		NULL,
-		"SELECT e.recipient_domain AS domain, count(*) AS deferrals,"
-		" count(DISTINCT e.recipient) AS recipients, max(e.relay) AS relay"
-		" FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
-		" AND g.direction = 'outbound'"
-		" GROUP BY e.recipient_domain ORDER BY deferrals DESC, domain LIMIT ?4",
-		cause) != 0)
+	              NULL,
+	              "SELECT e.recipient_domain AS domain, count(*) AS deferrals,"
+	              " count(DISTINCT e.recipient) AS recipients, max(e.relay) AS relay"
+	              " FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
+	              " AND g.direction = 'outbound'"
+	              " GROUP BY e.recipient_domain ORDER BY deferrals DESC, domain LIMIT ?4",
+	              cause) != 0)
 		goto fail;
-	if (add_table(r, db, "greylisting_clients", "Greylisting by client (inbound)", NULL,
-		"SELECT e.client, count(*) AS rejections, count(DISTINCT e.sender) AS senders,"
-		" count(DISTINCT e.recipient) AS recipients"
-		" FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
-		" AND g.direction = 'inbound'"
-		" GROUP BY e.client ORDER BY rejections DESC, e.client LIMIT ?4",
-		cause) != 0)
+	if (add_table(
+	        r, db, "greylisting_clients", "Greylisting by client (inbound)", NULL,
+	        "SELECT e.client, count(*) AS rejections, count(DISTINCT e.sender) AS senders,"
+	        " count(DISTINCT e.recipient) AS recipients"
+	        " FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
+	        " AND g.direction = 'inbound'"
+	        " GROUP BY e.client ORDER BY rejections DESC, e.client LIMIT ?4",
+	        cause) != 0)
 		goto fail;
-	if (add_table(r, db, "miscategorized", "Miscategorized replies",
-		"replies whose class says one thing and whose words or fate say another",
-		"SELECT m.rule, count(*) AS events, count(DISTINCT e.recipient) AS recipients,"
-		" CASE m.rule"
-		"  WHEN 'class-mismatch' THEN 'reply and enhanced code disagree; the MTA acts on the"
-		" reply code'"
-		"  WHEN 'transient-text-under-5xx' THEN 'a permanent code for a temporary problem:"
-		" mail bounced that a retry would have delivered'"
-		"  WHEN 'permanent-text-under-4xx' THEN 'a temporary code for a permanent problem:"
-		" the sender retries in vain for days'"
-		"  WHEN '4xx-until-expiry' THEN 'retried until the queue lifetime ran out: effectively"
-		" permanent, sender learns late'"
-		"  WHEN '5xx-then-delivered' THEN 'refused permanently, then delivered: effectively"
-		" temporary'"
-		" END AS meaning"
-		" FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
-		" GROUP BY m.rule ORDER BY events DESC, m.rule",
-		cause) != 0)
+	if (add_table(
+	        r, db, "miscategorized", "Miscategorized replies",
+	        "replies whose class says one thing and whose words or fate say another",
+	        "SELECT m.rule, count(*) AS events, count(DISTINCT e.recipient) AS recipients,"
+	        " CASE m.rule"
+	        "  WHEN 'class-mismatch' THEN 'reply and enhanced code disagree; the MTA acts on "
+	        "the"
+	        " reply code'"
+	        "  WHEN 'transient-text-under-5xx' THEN 'a permanent code for a temporary problem:"
+	        " mail bounced that a retry would have delivered'"
+	        "  WHEN 'permanent-text-under-4xx' THEN 'a temporary code for a permanent problem:"
+	        " the sender retries in vain for days'"
+	        "  WHEN '4xx-until-expiry' THEN 'retried until the queue lifetime ran out: "
+	        "effectively"
+	        " permanent, sender learns late'"
+	        "  WHEN '5xx-then-delivered' THEN 'refused permanently, then delivered: effectively"
+	        " temporary'"
+	        " END AS meaning"
+	        " FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
+	        " GROUP BY m.rule ORDER BY events DESC, m.rule",
+	        cause) != 0)
 		goto fail;
-	if (add_table(r, db, "miscategorized_examples", "Miscategorized replies: top reasons",
-		NULL,
-		"WITH x AS (SELECT m.rule, count(*) AS events, e.reply_code, e.enhanced_code, e.reason,"
-		"  min(e.id) AS example_id, row_number() OVER (PARTITION BY m.rule"
-		"  ORDER BY count(*) DESC, e.reason) AS rn"
-		"  FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
-		"  GROUP BY m.rule, e.reply_code, e.enhanced_code, e.reason)"
-		" SELECT rule, events, reply_code, enhanced_code, reason,"
-		" (SELECT response FROM events WHERE id = x.example_id) AS example FROM x WHERE rn <= 3"
-		" ORDER BY rule, events DESC, reason",
-		cause) != 0)
+	if (add_table(
+	        r, db, "miscategorized_examples", "Miscategorized replies: top reasons", NULL,
+	        "WITH x AS (SELECT m.rule, count(*) AS events, e.reply_code, e.enhanced_code, "
+	        "e.reason,"
+	        "  min(e.id) AS example_id, row_number() OVER (PARTITION BY m.rule"
+	        "  ORDER BY count(*) DESC, e.reason) AS rn"
+	        "  FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
+	        "  GROUP BY m.rule, e.reply_code, e.enhanced_code, e.reason)"
+	        " SELECT rule, events, reply_code, enhanced_code, reason,"
+	        " (SELECT response FROM events WHERE id = x.example_id) AS example FROM x WHERE rn "
+	        "<= 3"
+	        " ORDER BY rule, events DESC, reason",
+	        cause) != 0)
 		goto fail;
-	if (add_table(r, db, "domains", "Top failing recipient domains", NULL,
-		"WITH f AS (SELECT recipient_domain AS domain, sum(status = 'bounced') AS bounced,"
-		"   sum(status = 'deferred') AS deferred, sum(status = 'expired') AS expired,"
-		"   count(DISTINCT recipient) AS recipients"
-		"   FROM temp.sev e WHERE" SCOPE_WHERE " AND status IN ('bounced', 'deferred', 'expired')"
-		"   AND recipient_domain IS NOT NULL GROUP BY recipient_domain"
-		"   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
-		" SELECT domain, bounced, deferred, expired,"
-		" coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.recipient_domain = f.domain), 0)"
-		"   AS sent, recipients FROM f",
-		cause) != 0)
+	if (add_table(
+	        r, db, "domains", "Top failing recipient domains", NULL,
+	        "WITH f AS (SELECT recipient_domain AS domain, sum(status = 'bounced') AS bounced,"
+	        "   sum(status = 'deferred') AS deferred, sum(status = 'expired') AS expired,"
+	        "   count(DISTINCT recipient) AS recipients"
+	        "   FROM temp.sev e WHERE" SCOPE_WHERE
+	        " AND status IN ('bounced', 'deferred', 'expired')"
+	        "   AND recipient_domain IS NOT NULL GROUP BY recipient_domain"
+	        "   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
+	        " SELECT domain, bounced, deferred, expired,"
+	        " coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.recipient_domain = "
+	        "f.domain), 0)"
+	        "   AS sent, recipients FROM f",
+	        cause) != 0)
 		goto fail;
-	if (add_table(r, db, "relays", "Top failing relays", NULL,
-		"WITH f AS (SELECT relay, sum(status = 'bounced') AS bounced,"
-		"   sum(status = 'deferred') AS deferred"
-		"   FROM temp.sev e WHERE" SCOPE_WHERE " AND status IN ('bounced', 'deferred')"
-		"   AND relay IS NOT NULL AND relay <> 'none' GROUP BY relay"
-		"   ORDER BY bounced + deferred DESC, relay LIMIT ?4)"
-		" SELECT f.relay, f.bounced, f.deferred,"
-		" coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.relay = f.relay), 0) AS sent"
-		" FROM f ORDER BY f.bounced + f.deferred DESC, f.relay",
-		cause) != 0)
+	if (add_table(
+	        r, db, "relays", "Top failing relays", NULL,
+	        "WITH f AS (SELECT relay, sum(status = 'bounced') AS bounced,"
+	        "   sum(status = 'deferred') AS deferred"
+	        "   FROM temp.sev e WHERE" SCOPE_WHERE " AND status IN ('bounced', 'deferred')"
+	        "   AND relay IS NOT NULL AND relay <> 'none' GROUP BY relay"
+	        "   ORDER BY bounced + deferred DESC, relay LIMIT ?4)"
+	        " SELECT f.relay, f.bounced, f.deferred,"
+	        " coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.relay = f.relay), 0) AS sent"
+	        " FROM f ORDER BY f.bounced + f.deferred DESC, f.relay",
+	        cause) != 0)
 		goto fail;
 	/* per hour when the events span three days or less, else per day */
-	if (add_table(r, db, "failures_by_time", "Failures over time", NULL,
-		"WITH f AS (SELECT e.ts_epoch, e.status FROM temp.sev e WHERE" SCOPE_WHERE
-		"   AND e.ts_epoch IS NOT NULL AND e.status <> 'sent'),"
-		" span AS (SELECT max(ts_epoch) - min(ts_epoch) <= 3 * 86400 AS hourly FROM f)"
-		" SELECT CASE WHEN (SELECT hourly FROM span)"
-		"   THEN strftime('%Y-%m-%dT%H:00', ts_epoch, 'unixepoch', 'localtime')"
-		"   ELSE strftime('%Y-%m-%d', ts_epoch, 'unixepoch', 'localtime') END AS period,"
-		" sum(status = 'deferred') AS deferred, sum(status = 'bounced') AS bounced,"
-		" sum(status = 'expired') AS expired, sum(status = 'rejected') AS rejected,"
-		" count(*) AS total"
-		" FROM f GROUP BY period ORDER BY period",
-		cause) != 0)
+	if (add_table(
+	        r, db, "failures_by_time", "Failures over time", NULL,
+	        "WITH f AS (SELECT e.ts_epoch, e.status FROM temp.sev e WHERE" SCOPE_WHERE
+	        "   AND e.ts_epoch IS NOT NULL AND e.status <> 'sent'),"
+	        " span AS (SELECT max(ts_epoch) - min(ts_epoch) <= 3 * 86400 AS hourly FROM f)"
+	        " SELECT CASE WHEN (SELECT hourly FROM span)"
+	        "   THEN strftime('%Y-%m-%dT%H:00', ts_epoch, 'unixepoch', 'localtime')"
+	        "   ELSE strftime('%Y-%m-%d', ts_epoch, 'unixepoch', 'localtime') END AS period,"
+	        " sum(status = 'deferred') AS deferred, sum(status = 'bounced') AS bounced,"
+	        " sum(status = 'expired') AS expired, sum(status = 'rejected') AS rejected,"
+	        " count(*) AS total"
+	        " FROM f GROUP BY period ORDER BY period",
+	        cause) != 0)
 		goto fail;
 	return r;
 fail:
@@ -473,7 +501,6 @@ report_count(const struct report *r, const char *status)
 	}
 	return 0;
 }
-
 
 size_t
 report_utf8_len(const unsigned char *p)
@@ -523,10 +550,10 @@ static const struct renderer {
 	const char *ext;
 	void (*render)(const struct report *r, FILE *out);
 } renderers[] = {
-	{"text", ".txt", report_render_text},
-	{"json", ".json", report_render_json},
-	{"csv", ".csv", report_render_csv},
-	{"html", ".html", report_render_html},
+    {"text", ".txt", report_render_text},
+    {"json", ".json", report_render_json},
+    {"csv", ".csv", report_render_csv},
+    {"html", ".html", report_render_html},
 };
 
 bool
@@ -558,9 +585,19 @@ report_format_for_path(const char *path)
 /* Sections in the order they are built; kept here so --section can be
  * checked before any work is done. */
 static const char *const section_ids[] = {
-	"by_mta", "class_subject", "bounces", "deferrals", "rejections", "greylisting",
-	"greylisting_domains", "greylisting_clients", "miscategorized", "miscategorized_examples",
-	"domains", "relays", "failures_by_time",
+    "by_mta",
+    "class_subject",
+    "bounces",
+    "deferrals",
+    "rejections",
+    "greylisting",
+    "greylisting_domains",
+    "greylisting_clients",
+    "miscategorized",
+    "miscategorized_examples",
+    "domains",
+    "relays",
+    "failures_by_time",
 };
 
 bool

@@ -21,12 +21,12 @@ struct redactor;
 struct report_scope {
 	const int64_t *source_ids; /* NULL: every source (--all) */
 	size_t nsources;
-	int64_t since, until;      /* epoch seconds; 0: open */
-	const char *domain;        /* recipient domain, or NULL */
-	int top;                   /* rows per section */
-	const char *db_path;       /* named in the footer */
-	const char *section;       /* CSV: the section to write */
-	struct redactor *redact;   /* --redact: hash local parts in every cell */
+	int64_t since, until;    /* epoch seconds; 0: open */
+	const char *domain;      /* recipient domain, or NULL */
+	int top;                 /* rows per section */
+	const char *db_path;     /* named in the footer */
+	const char *section;     /* CSV: the section to write */
+	struct redactor *redact; /* --redact: hash local parts in every cell */
 };
 
 struct report;

@@ -13,8 +13,11 @@
 #include <string.h>
 
 static const char *const status_colour[] = {
-	/* deferred, bounced, expired, rejected */
-	"#e6a23c", "#d9534f", "#8e44ad", "#5b7db1",
+    /* deferred, bounced, expired, rejected */
+    "#e6a23c",
+    "#d9534f",
+    "#8e44ad",
+    "#5b7db1",
 };
 
 /* html_text - S escaped for element content and attribute values */
@@ -31,12 +34,28 @@ html_text(FILE *out, const char *s)
 		unsigned char c = *p;
 
 		switch (c) {
-		case '&': fputs("&amp;", out); p++; continue;
-		case '<': fputs("&lt;", out); p++; continue;
-		case '>': fputs("&gt;", out); p++; continue;
-		case '"': fputs("&quot;", out); p++; continue;
-		case '\'': fputs("&#39;", out); p++; continue;
-		default: break;
+		case '&':
+			fputs("&amp;", out);
+			p++;
+			continue;
+		case '<':
+			fputs("&lt;", out);
+			p++;
+			continue;
+		case '>':
+			fputs("&gt;", out);
+			p++;
+			continue;
+		case '"':
+			fputs("&quot;", out);
+			p++;
+			continue;
+		case '\'':
+			fputs("&#39;", out);
+			p++;
+			continue;
+		default:
+			break;
 		}
 		if (c < 0x20 || c == 0x7f) {
 			fputs("&#xfffd;", out);
@@ -149,7 +168,7 @@ html_table(FILE *out, const struct table *t)
 			if (c < 0 || t->cells[r * t->ncols + (size_t)c].text == NULL)
 				continue;
 			fprintf(out, "<tr><td class=\"sub\" colspan=\"%zu\">%s<code>", shown,
-			    sub_label[k]);
+			        sub_label[k]);
 			html_text(out, t->cells[r * t->ncols + (size_t)c].text);
 			fputs("</code></td></tr>\n", out);
 		}
@@ -180,13 +199,15 @@ chart_time(FILE *out, const struct table *t)
 			max = sum;
 	}
 	bw = (double)(w - left - 10) / (double)t->nrows;
-	fprintf(out, "<svg viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
-		     "aria-label=\"failures over time\">\n", w, h);
+	fprintf(out,
+	        "<svg viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
+	        "aria-label=\"failures over time\">\n",
+	        w, h);
 	fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#9fb3c8\"/>\n", left,
-	    h - bottom, w - 10, h - bottom);
+	        h - bottom, w - 10, h - bottom);
 	fprintf(out, "<text x=\"%d\" y=\"14\" text-anchor=\"end\">%lld</text>\n", left - 6, max);
 	fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n", left - 6,
-	    h - bottom);
+	        h - bottom);
 	for (size_t r = 0; r < t->nrows; r++) {
 		double y = h - bottom;
 		double x = left + bw * (double)r;
@@ -198,23 +219,25 @@ chart_time(FILE *out, const struct table *t)
 			if (v == 0)
 				continue;
 			y -= bh;
-			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-				     "fill=\"%s\"><title>",
-			    x + 1, y, bw > 3 ? bw - 2 : bw, bh, status_colour[k]);
+			fprintf(out,
+			        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			        "fill=\"%s\"><title>",
+			        x + 1, y, bw > 3 ? bw - 2 : bw, bh, status_colour[k]);
 			html_text(out, t->cells[r * t->ncols].text);
 			fprintf(out, ": %lld %s</title></rect>\n", v, cols[k]);
 		}
 		if (t->nrows <= 24 || r % (t->nrows / 12 + 1) == 0) {
-			fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", x + bw / 2,
-			    h - bottom + 14);
-			html_text(out, t->cells[r * t->ncols].text + (strlen(t->cells[r * t->ncols].text) > 11 ? 11 : 5));
+			fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
+			        x + bw / 2, h - bottom + 14);
+			html_text(out, t->cells[r * t->ncols].text +
+			                   (strlen(t->cells[r * t->ncols].text) > 11 ? 11 : 5));
 			fputs("</text>\n", out);
 		}
 	}
 	fputs("</svg>\n<p class=\"legend\">", out);
 	for (int k = 0; k < 4; k++)
 		fprintf(out, "<span><i style=\"background:%s\"></i>%s</span>", status_colour[k],
-		    cols[k]);
+		        cols[k]);
 	fputs("</p>\n", out);
 }
 
@@ -234,8 +257,7 @@ chart_bars(FILE *out, const struct table *t, const char *colour)
 		if (cell_int(t, r, (size_t)ev) > max)
 			max = cell_int(t, r, (size_t)ev);
 	}
-	fprintf(out, "<svg viewBox=\"0 0 %d %zu\" width=\"100%%\" role=\"img\">\n", w,
-	    n * row + 4);
+	fprintf(out, "<svg viewBox=\"0 0 %d %zu\" width=\"100%%\" role=\"img\">\n", w, n * row + 4);
 	for (size_t r = 0; r < n; r++) {
 		long long v = cell_int(t, r, (size_t)ev);
 		double bw = (double)v * (w - label - 60) / (double)max;
@@ -243,10 +265,12 @@ chart_bars(FILE *out, const struct table *t, const char *colour)
 		char lab[96];
 
 		snprintf(lab, sizeof lab, "%s %s ",
-		    reply >= 0 && t->cells[r * t->ncols + (size_t)reply].text
-			? t->cells[r * t->ncols + (size_t)reply].text : "",
-		    enh >= 0 && t->cells[r * t->ncols + (size_t)enh].text
-			? t->cells[r * t->ncols + (size_t)enh].text : "");
+		         reply >= 0 && t->cells[r * t->ncols + (size_t)reply].text
+		             ? t->cells[r * t->ncols + (size_t)reply].text
+		             : "",
+		         enh >= 0 && t->cells[r * t->ncols + (size_t)enh].text
+		             ? t->cells[r * t->ncols + (size_t)enh].text
+		             : "");
 		fprintf(out, "<text x=\"0\" y=\"%zu\">", r * row + 15);
 		html_text(out, lab);
 		if (rs != NULL) {
@@ -254,7 +278,8 @@ chart_bars(FILE *out, const struct table *t, const char *colour)
 
 			snprintf(cut, sizeof cut, "%s", rs);
 			/* do not end inside a UTF-8 sequence */
-			for (size_t k = strlen(cut); k > 0 && ((unsigned char)cut[k - 1] & 0xc0) == 0x80;)
+			for (size_t k = strlen(cut);
+			     k > 0 && ((unsigned char)cut[k - 1] & 0xc0) == 0x80;)
 				cut[--k] = '\0';
 			if (strlen(cut) > 0 && ((unsigned char)cut[strlen(cut) - 1] & 0x80))
 				cut[strlen(cut) - 1] = '\0';
@@ -262,9 +287,10 @@ chart_bars(FILE *out, const struct table *t, const char *colour)
 			if (strlen(rs) > strlen(cut))
 				fputs("&hellip;", out);
 		}
-		fprintf(out, "</text><rect x=\"%d\" y=\"%zu\" width=\"%.1f\" height=\"%d\" "
-			     "fill=\"%s\" rx=\"2\"/><text x=\"%.1f\" y=\"%zu\">%lld</text>\n",
-		    label, r * row + 4, bw, row - 6, colour, label + bw + 6, r * row + 15, v);
+		fprintf(out,
+		        "</text><rect x=\"%d\" y=\"%zu\" width=\"%.1f\" height=\"%d\" "
+		        "fill=\"%s\" rx=\"2\"/><text x=\"%.1f\" y=\"%zu\">%lld</text>\n",
+		        label, r * row + 4, bw, row - 6, colour, label + bw + 6, r * row + 15, v);
 	}
 	fputs("</svg>\n", out);
 }
@@ -284,11 +310,13 @@ chart_heatmap(FILE *out, const struct table *t)
 				max = cell_int(t, r, c);
 		}
 	}
-	fprintf(out, "<svg viewBox=\"0 0 %d %zu\" width=\"%d\" role=\"img\" "
-		     "aria-label=\"class by subject\">\n",
-	    left + 8 * cell, top + t->nrows * 40 + 4, left + 8 * cell);
+	fprintf(out,
+	        "<svg viewBox=\"0 0 %d %zu\" width=\"%d\" role=\"img\" "
+	        "aria-label=\"class by subject\">\n",
+	        left + 8 * cell, top + t->nrows * 40 + 4, left + 8 * cell);
 	for (size_t c = 1; c <= 8 && c < t->ncols; c++) {
-		fprintf(out, "<text x=\"%zu\" y=\"16\" text-anchor=\"middle\">", left + (c - 1) * cell + cell / 2);
+		fprintf(out, "<text x=\"%zu\" y=\"16\" text-anchor=\"middle\">",
+		        left + (c - 1) * cell + cell / 2);
 		html_text(out, t->cols[c]);
 		fputs("</text>\n", out);
 	}
@@ -300,13 +328,15 @@ chart_heatmap(FILE *out, const struct table *t)
 			long long v = cell_int(t, r, c);
 			double a = v == 0 ? 0.04 : 0.15 + 0.85 * (double)v / (double)max;
 
-			fprintf(out, "<rect x=\"%zu\" y=\"%zu\" width=\"%d\" height=\"36\" rx=\"3\" "
-				     "fill=\"%s\" fill-opacity=\"%.2f\"/><text x=\"%zu\" y=\"%zu\" "
-				     "text-anchor=\"middle\">%lld</text>\n",
-			    left + (c - 1) * cell, top + r * 40, cell - 4,
-			    t->cells[r * t->ncols].text && t->cells[r * t->ncols].text[0] == '4'
-				? status_colour[0] : status_colour[1],
-			    a, left + (c - 1) * cell + cell / 2 - 2, top + r * 40 + 23, v);
+			fprintf(out,
+			        "<rect x=\"%zu\" y=\"%zu\" width=\"%d\" height=\"36\" rx=\"3\" "
+			        "fill=\"%s\" fill-opacity=\"%.2f\"/><text x=\"%zu\" y=\"%zu\" "
+			        "text-anchor=\"middle\">%lld</text>\n",
+			        left + (c - 1) * cell, top + r * 40, cell - 4,
+			        t->cells[r * t->ncols].text && t->cells[r * t->ncols].text[0] == '4'
+			            ? status_colour[0]
+			            : status_colour[1],
+			        a, left + (c - 1) * cell + cell / 2 - 2, top + r * 40 + 23, v);
 		}
 	}
 	fputs("</svg>\n", out);
@@ -326,7 +356,8 @@ report_render_html(const struct report *r, FILE *out)
 
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-	      "<title>smtplog-report</title>\n<style>", out);
+	      "<title>smtplog-report</title>\n<style>",
+	      out);
 	fputs(css, out);
 	fputs("</style></head><body>\n<header><h1>Why mail failed</h1><p>", out);
 	html_text(out, PACKAGE_NAME " " PACKAGE_VERSION);
@@ -351,21 +382,24 @@ report_render_html(const struct report *r, FILE *out)
 	fputs("</div>\n", out);
 	html_section_start(out, "Files", NULL);
 	fputs("<table><thead><tr><th>file</th><th>lines</th><th>outcome lines</th>"
-	      "<th>unmatched outcome-like</th><th>not log lines</th></tr></thead><tbody>\n", out);
+	      "<th>unmatched outcome-like</th><th>not log lines</th></tr></thead><tbody>\n",
+	      out);
 	for (size_t i = 0; i < r->nsources; i++) {
 		const struct summary_source *s = &r->sources[i];
 
 		fputs("<tr><td>", out);
 		html_text(out, s->path);
-		fprintf(out, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>"
-			     "<td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n",
-		    (long long)s->lines, (long long)s->matched, (long long)s->candidates,
-		    (long long)s->unparsed);
+		fprintf(out,
+		        "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>"
+		        "<td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n",
+		        (long long)s->lines, (long long)s->matched, (long long)s->candidates,
+		        (long long)s->unparsed);
 	}
 	fputs("</tbody></table></section>\n", out);
 	t = report_table(r, "failures_by_time");
 	if (t != NULL) {
-		html_section_start(out, t->title, "deferrals, bounces, expiries and rejections, stacked");
+		html_section_start(out, t->title,
+		                   "deferrals, bounces, expiries and rejections, stacked");
 		chart_time(out, t);
 		fputs("</section>\n", out);
 	}
@@ -385,7 +419,8 @@ report_render_html(const struct report *r, FILE *out)
 		html_table(out, t);
 		fputs("</section>\n", out);
 	}
-	fprintf(out, "<p class=\"note\">%lld lines read, %lld outcome lines. Explain any code "
-		     "with <code>smtplog-report explain CODE</code>.</p>\n</main></body></html>\n",
-	    lines, matched);
+	fprintf(out,
+	        "<p class=\"note\">%lld lines read, %lld outcome lines. Explain any code "
+	        "with <code>smtplog-report explain CODE</code>.</p>\n</main></body></html>\n",
+	        lines, matched);
 }

@@ -73,10 +73,10 @@ report_render_json(const struct report *r, FILE *out)
 		fputs("\"path\": ", out);
 		json_string(out, s->path);
 		fprintf(out,
-		    ", \"lines\": %lld, \"matched\": %lld, \"unmatched_candidates\": %lld, "
-		    "\"unparsed\": %lld, \"events\": %lld}",
-		    (long long)s->lines, (long long)s->matched, (long long)s->candidates,
-		    (long long)s->unparsed, (long long)s->events);
+		        ", \"lines\": %lld, \"matched\": %lld, \"unmatched_candidates\": %lld, "
+		        "\"unparsed\": %lld, \"events\": %lld}",
+		        (long long)s->lines, (long long)s->matched, (long long)s->candidates,
+		        (long long)s->unparsed, (long long)s->events);
 	}
 	fputs(r->nsources ? "\n    ],\n" : "],\n", out);
 	fputs("    \"first_event\": ", out);
@@ -84,11 +84,11 @@ report_render_json(const struct report *r, FILE *out)
 	fputs(",\n    \"last_event\": ", out);
 	json_string(out, r->last_ts);
 	fprintf(out,
-	    ",\n    \"events\": {\"sent\": %lld, \"deferred\": %lld, \"bounced\": %lld, "
-	    "\"expired\": %lld, \"rejected\": %lld, \"total\": %lld}\n  },\n",
-	    (long long)r->by_status[ST_SENT], (long long)r->by_status[ST_DEFERRED],
-	    (long long)r->by_status[ST_BOUNCED], (long long)r->by_status[ST_EXPIRED],
-	    (long long)r->by_status[ST_REJECTED], (long long)r->by_status[ST_TOTAL]);
+	        ",\n    \"events\": {\"sent\": %lld, \"deferred\": %lld, \"bounced\": %lld, "
+	        "\"expired\": %lld, \"rejected\": %lld, \"total\": %lld}\n  },\n",
+	        (long long)r->by_status[ST_SENT], (long long)r->by_status[ST_DEFERRED],
+	        (long long)r->by_status[ST_BOUNCED], (long long)r->by_status[ST_EXPIRED],
+	        (long long)r->by_status[ST_REJECTED], (long long)r->by_status[ST_TOTAL]);
 	fputs("  \"sections\": {", out);
 	for (size_t i = 0; i < r->ntables; i++) {
 		const struct table *t = &r->tables[i];

@@ -41,7 +41,6 @@ struct report {
 	size_t ntables;
 };
 
-
 enum { ST_SENT, ST_DEFERRED, ST_BOUNCED, ST_EXPIRED, ST_REJECTED, ST_TOTAL };
 
 /* report_utf8_len - the length of the valid UTF-8 sequence starting at P

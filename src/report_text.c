@@ -15,7 +15,6 @@
 
 #define TEXT_WIDTH 100
 
-
 /* text_header - shorter column names where the text report is tight */
 static const char *
 text_header(const char *col)
@@ -62,9 +61,9 @@ render_heading(FILE *out, const char *title, const char *note)
 static const struct {
 	const char *name, *prefix;
 } text_subline[] = {
-	{"meaning", "    "},
-	{"example", "    e.g. "},
-	{"hint", "    fix: "},
+    {"meaning", "    "},
+    {"example", "    e.g. "},
+    {"hint", "    fix: "},
 };
 #define NSUBLINE (sizeof text_subline / sizeof text_subline[0])
 
@@ -158,7 +157,7 @@ render_table_text(const struct table *t, FILE *out, int width)
 				const char *ec = enh != (size_t)-1 ? row[enh].text : NULL;
 
 				snprintf(more, sizeof more, "  [explain%s%s%s%s]", rc ? " " : "",
-				    rc ? rc : "", ec ? " " : "", ec ? ec : "");
+				         rc ? rc : "", ec ? " " : "", ec ? ec : "");
 			}
 			if (strcmp(text_subline[k].name, "example") == 0) {
 				/* one line: it is the log text itself, cut */
@@ -198,18 +197,20 @@ report_render_text(const struct report *r, FILE *out)
 		cand += s->candidates;
 		unparsed += s->unparsed;
 	}
-	fprintf(out, "lines       %lld read, %lld outcome lines matched, %lld unmatched outcome-like, "
-	    "%lld not log lines\n",
-	    (long long)lines, (long long)matched, (long long)cand, (long long)unparsed);
+	fprintf(out,
+	        "lines       %lld read, %lld outcome lines matched, %lld unmatched outcome-like, "
+	        "%lld not log lines\n",
+	        (long long)lines, (long long)matched, (long long)cand, (long long)unparsed);
 	fprintf(out, "time range  %s .. %s\n", r->first_ts ? r->first_ts : "-",
-	    r->last_ts ? r->last_ts : "-");
+	        r->last_ts ? r->last_ts : "-");
 	attempts = r->by_status[0] + r->by_status[2] + r->by_status[3];
-	fprintf(out, "events      %lld: %lld sent, %lld deferred, %lld bounced, %lld expired, "
-	    "%lld rejected\n",
-	    (long long)r->by_status[5], (long long)r->by_status[0], (long long)r->by_status[1],
-	    (long long)r->by_status[2], (long long)r->by_status[3], (long long)r->by_status[4]);
+	fprintf(out,
+	        "events      %lld: %lld sent, %lld deferred, %lld bounced, %lld expired, "
+	        "%lld rejected\n",
+	        (long long)r->by_status[5], (long long)r->by_status[0], (long long)r->by_status[1],
+	        (long long)r->by_status[2], (long long)r->by_status[3], (long long)r->by_status[4]);
 	fprintf(out, "rates       %.1f%% of final outcomes bounced or expired, %.1f%% delivered\n",
-	    pct(r->by_status[2] + r->by_status[3], attempts), pct(delivered, attempts));
+	        pct(r->by_status[2] + r->by_status[3], attempts), pct(delivered, attempts));
 	for (size_t i = 0; i < r->ntables; i++)
 		render_table_text(&r->tables[i], out, width);
 	fprintf(out, "\ndatabase    %s\n", r->scope->db_path ? r->scope->db_path : "-");

@@ -35,7 +35,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sources(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  path TEXT NOT NULL,\n"
-    "  fingerprint TEXT,\n"       /* hash of the first fp_len bytes */
+    "  fingerprint TEXT,\n" /* hash of the first fp_len bytes */
     "  fp_len INTEGER NOT NULL DEFAULT 0,\n"
     "  offset INTEGER NOT NULL DEFAULT 0,\n" /* uncompressed bytes stored */
     "  lines INTEGER NOT NULL DEFAULT 0,\n"
@@ -73,7 +73,7 @@ static const char schema_sql[] =
     "  response TEXT,\n"
     "  reason TEXT,\n"
     "  rule TEXT,\n"
-    "  enhanced_source TEXT\n"     /* 'reply' or 'dsn' */
+    "  enhanced_source TEXT\n" /* 'reply' or 'dsn' */
     ");\n"
     "CREATE INDEX IF NOT EXISTS events_source ON events(source_id, line_no);\n"
     "DROP INDEX IF EXISTS events_status;\n" /* cost more to keep than it saved */
@@ -96,21 +96,21 @@ static const char schema_sql[] =
     "  FROM events WHERE status = 'rejected'\n"
     "  GROUP BY class, enhanced_code, reply_code, reason ORDER BY events DESC;\n"
     "CREATE TABLE IF NOT EXISTS codes(\n"
-    "  code TEXT PRIMARY KEY,\n"   /* '550', '5.1.1', '5.X.X', 'X.1.X' */
-    "  kind TEXT NOT NULL,\n"      /* reply, enhanced, class, subject */
+    "  code TEXT PRIMARY KEY,\n" /* '550', '5.1.1', '5.X.X', 'X.1.X' */
+    "  kind TEXT NOT NULL,\n"    /* reply, enhanced, class, subject */
     "  class INTEGER, subject INTEGER, detail INTEGER,\n"
     "  title TEXT, meaning TEXT, retry TEXT, causes TEXT,\n"
     "  sender_fix TEXT, receiver_fix TEXT, providers TEXT,\n"
-    "  hint TEXT\n"                /* the first step of sender_fix */
+    "  hint TEXT\n" /* the first step of sender_fix */
     ");\n"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);\n"
     "CREATE TABLE IF NOT EXISTS greylisting(\n"
     "  event_id INTEGER PRIMARY KEY REFERENCES events(id),\n"
-    "  basis TEXT NOT NULL,\n"        /* text | retry */
-    "  signature TEXT,\n"             /* the signature that matched (text) */
-    "  direction TEXT NOT NULL,\n"    /* outbound: a remote greylisted us; inbound: we did */
-    "  accepted_event_id INTEGER,\n"  /* the acceptance on a later retry */
-    "  delay INTEGER\n"               /* seconds from the first deferral to acceptance */
+    "  basis TEXT NOT NULL,\n"       /* text | retry */
+    "  signature TEXT,\n"            /* the signature that matched (text) */
+    "  direction TEXT NOT NULL,\n"   /* outbound: a remote greylisted us; inbound: we did */
+    "  accepted_event_id INTEGER,\n" /* the acceptance on a later retry */
+    "  delay INTEGER\n"              /* seconds from the first deferral to acceptance */
     ");\n"
     "CREATE TABLE IF NOT EXISTS miscategorized(\n"
     "  event_id INTEGER NOT NULL REFERENCES events(id),\n"
@@ -192,7 +192,8 @@ store_open(const char *path, char **cause)
 	st->path = xstrdup(path);
 	/* one connection, used by one thread: no mutexes */
 	if (sqlite3_open_v2(path, &st->db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
 		set_cause(cause, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
 		store_close(st);
 		return NULL;
@@ -203,23 +204,24 @@ store_open(const char *path, char **cause)
 	if (exec(st, memory ? "PRAGMA journal_mode=OFF" : "PRAGMA journal_mode=WAL", cause) != 0 ||
 	    /* temporary tables (the report's copy of the events in scope) go to
 	     * a file, so memory stays bounded whatever the input's size */
-	    exec(st, "PRAGMA synchronous=NORMAL; PRAGMA temp_store=FILE;"
-		     "PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF",
-		cause) != 0 ||
+	    exec(st,
+	         "PRAGMA synchronous=NORMAL; PRAGMA temp_store=FILE;"
+	         "PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF",
+	         cause) != 0 ||
 	    user_version(st, &version, cause) != 0)
 		goto fail;
 	if (version > STORE_SCHEMA_VERSION) {
 		set_cause(cause,
-		    "%s: database schema version %d is newer than this program's (%d): "
-		    "upgrade smtplog-report or use another --db",
-		    path, version, STORE_SCHEMA_VERSION);
+		          "%s: database schema version %d is newer than this program's (%d): "
+		          "upgrade smtplog-report or use another --db",
+		          path, version, STORE_SCHEMA_VERSION);
 		goto fail;
 	}
 	{
 		/* every statement is IF NOT EXISTS: running it each time adds what
 		 * an older database of this version lacks */
 		char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;",
-		    schema_sql, STORE_SCHEMA_VERSION);
+		                      schema_sql, STORE_SCHEMA_VERSION);
 		int rc = exec(st, sql, cause);
 
 		free(sql);
@@ -230,18 +232,20 @@ store_open(const char *path, char **cause)
 	}
 	if (!memory)
 		(void)chmod(path, 0600);
-	if (prepare(st,
-		"INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
-		" status, sender, recipient, recipient_domain, orig_recipient, relay, client,"
-		" reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule,"
-		" enhanced_source)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-		"?21,?22,?23,?24,?25)",
-		&st->insert_event, cause) != 0 ||
-	    prepare(st,
-		"UPDATE sources SET offset=?2, lines=?3, matched=?4, candidates=?5, unparsed=?6,"
-		" events=?7, last_read=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?1",
-		&st->update_source, cause) != 0)
+	if (prepare(
+	        st,
+	        "INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
+	        " status, sender, recipient, recipient_domain, orig_recipient, relay, client,"
+	        " reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule,"
+	        " enhanced_source)"
+	        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+	        "?21,?22,?23,?24,?25)",
+	        &st->insert_event, cause) != 0 ||
+	    prepare(
+	        st,
+	        "UPDATE sources SET offset=?2, lines=?3, matched=?4, candidates=?5, unparsed=?6,"
+	        " events=?7, last_read=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?1",
+	        &st->update_source, cause) != 0)
 		goto fail;
 	return st;
 fail:
@@ -300,8 +304,8 @@ begin(struct store *st, char **cause)
 }
 
 int
-store_source_find(struct store *st, const char *path, const char *head, size_t n,
-    bool is_stdin, struct source_state *src, bool *resumed, char **cause)
+store_source_find(struct store *st, const char *path, const char *head, size_t n, bool is_stdin,
+                  struct source_state *src, bool *resumed, char **cause)
 {
 	sqlite3_stmt *lens = NULL, *find = NULL, *ins = NULL;
 	char fp[17];
@@ -314,11 +318,15 @@ store_source_find(struct store *st, const char *path, const char *head, size_t n
 	/* Each source was fingerprinted over min(its size, 4 KiB) bytes: try
 	 * every length in use that this input is long enough for. */
 	if (!is_stdin && n > 0) {
-		if (prepare(st, "SELECT DISTINCT fp_len FROM sources WHERE fp_len > 0 AND fp_len <= ?1"
-			" ORDER BY fp_len DESC", &lens, cause) != 0 ||
-		    prepare(st, "SELECT id, offset, lines, matched, candidates, unparsed, events"
-			" FROM sources WHERE fp_len = ?1 AND fingerprint = ?2"
-			" ORDER BY offset DESC LIMIT 1", &find, cause) != 0)
+		if (prepare(st,
+		            "SELECT DISTINCT fp_len FROM sources WHERE fp_len > 0 AND fp_len <= ?1"
+		            " ORDER BY fp_len DESC",
+		            &lens, cause) != 0 ||
+		    prepare(st,
+		            "SELECT id, offset, lines, matched, candidates, unparsed, events"
+		            " FROM sources WHERE fp_len = ?1 AND fingerprint = ?2"
+		            " ORDER BY offset DESC LIMIT 1",
+		            &find, cause) != 0)
 			goto out;
 		sqlite3_bind_int64(lens, 1, (sqlite3_int64)n);
 		while (!*resumed && sqlite3_step(lens) == SQLITE_ROW) {
@@ -355,9 +363,11 @@ store_source_find(struct store *st, const char *path, const char *head, size_t n
 	if (n > STORE_FINGERPRINT_BYTES)
 		n = STORE_FINGERPRINT_BYTES;
 	fingerprint(head, n, fp);
-	if (prepare(st, "INSERT INTO sources(path, fingerprint, fp_len, first_read, last_read)"
-		" VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ','now'),"
-		" strftime('%Y-%m-%dT%H:%M:%SZ','now'))", &ins, cause) != 0)
+	if (prepare(st,
+	            "INSERT INTO sources(path, fingerprint, fp_len, first_read, last_read)"
+	            " VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ','now'),"
+	            " strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+	            &ins, cause) != 0)
 		goto out;
 	sqlite3_bind_text(ins, 1, path, -1, SQLITE_STATIC);
 	if (is_stdin || n == 0)
@@ -414,7 +424,7 @@ bind_opt_text(sqlite3_stmt *s, int i, const char *v)
 
 int
 store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
-    const struct envelope *env, const struct event *ev, char **cause)
+                const struct envelope *env, const struct event *ev, char **cause)
 {
 	sqlite3_stmt *s = st->insert_event;
 	char ts[48], domain[256];
@@ -473,7 +483,8 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 	if (ev->enhanced_code[0] == '\0')
 		sqlite3_bind_null(s, 25);
 	else
-		sqlite3_bind_text(s, 25, ev->enhanced_from_dsn ? "dsn" : "reply", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 25, ev->enhanced_from_dsn ? "dsn" : "reply", -1,
+		                  SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		sqlite3_reset(s);
@@ -539,7 +550,8 @@ store_restore_indexes(struct store *st, char **cause)
 {
 	if (begin(st, cause) != 0)
 		return -1;
-	return exec(st,
+	return exec(
+	    st,
 	    "CREATE INDEX IF NOT EXISTS events_message ON events(mta, host, queue_id, recipient)",
 	    cause);
 }
@@ -583,7 +595,7 @@ store_prune(struct store *st, int64_t epoch, char **cause)
 /* codes_row_insert - one knowledge-base row under CODE (a concrete code) */
 static int
 codes_row_insert(struct store *st, sqlite3_stmt *ins, const char *code, const char *kind,
-    const struct code_entry *e, char **cause)
+                 const struct code_entry *e, char **cause)
 {
 	int klass = -1, subject = -1, detail = -1;
 	const char *bar = strstr(e->sender_fix, " | ");
@@ -612,7 +624,7 @@ codes_row_insert(struct store *st, sqlite3_stmt *ins, const char *code, const ch
 	sqlite3_bind_text(ins, 11, e->receiver_fix, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 12, e->providers, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 13, e->sender_fix, bar ? (int)(bar - e->sender_fix) : -1,
-	    SQLITE_STATIC);
+	                  SQLITE_STATIC);
 	if (sqlite3_step(ins) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		return -1;
@@ -629,9 +641,11 @@ store_sync_codes(struct store *st, const struct codes *codes, char **cause)
 	if (begin(st, cause) != 0)
 		return -1;
 	if (exec(st, "DELETE FROM codes", cause) != 0 ||
-	    prepare(st, "INSERT OR IGNORE INTO codes(code, kind, class, subject, detail, title,"
-		" meaning, retry, causes, sender_fix, receiver_fix, providers, hint)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)", &ins, cause) != 0)
+	    prepare(st,
+	            "INSERT OR IGNORE INTO codes(code, kind, class, subject, detail, title,"
+	            " meaning, retry, causes, sender_fix, receiver_fix, providers, hint)"
+	            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+	            &ins, cause) != 0)
 		goto out;
 	/* class-specific rows first: INSERT OR IGNORE keeps them over X rows */
 	for (int pass = 0; pass < 2; pass++) {
@@ -642,14 +656,17 @@ store_sync_codes(struct store *st, const struct codes *codes, char **cause)
 			bool generic = c[0] == 'X';
 
 			if (n == 3) {
-				if (pass == 0 && codes_row_insert(st, ins, c, "reply", e, cause) != 0)
+				if (pass == 0 &&
+				    codes_row_insert(st, ins, c, "reply", e, cause) != 0)
 					goto out;
 			} else if (n >= 5 && (c[2] == 'X' || c[4] == 'X')) {
-				if (pass == 0 && codes_row_insert(st, ins, c,
-				    c[2] == 'X' ? "class" : "subject", e, cause) != 0)
+				if (pass == 0 &&
+				    codes_row_insert(st, ins, c, c[2] == 'X' ? "class" : "subject",
+				                     e, cause) != 0)
 					goto out;
 			} else if (!generic) {
-				if (pass == 0 && codes_row_insert(st, ins, c, "enhanced", e, cause) != 0)
+				if (pass == 0 &&
+				    codes_row_insert(st, ins, c, "enhanced", e, cause) != 0)
 					goto out;
 			} else if (pass == 1) {
 				static const int classes[] = {2, 4, 5};
@@ -658,7 +675,8 @@ store_sync_codes(struct store *st, const struct codes *codes, char **cause)
 					char concrete[CODE_MAX + 2];
 
 					codes_concrete(c, classes[k], concrete, sizeof concrete);
-					if (codes_row_insert(st, ins, concrete, "enhanced", e, cause) != 0)
+					if (codes_row_insert(st, ins, concrete, "enhanced", e,
+					                     cause) != 0)
 						goto out;
 				}
 			}

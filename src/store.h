@@ -15,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION    1
 #define STORE_FINGERPRINT_BYTES 4096
 
 struct store;
@@ -41,15 +41,15 @@ const char *store_path(const struct store *st);
 /* store_source_find - the source whose first bytes are HEAD[0..N) (N is
  * what the input has, at most STORE_FINGERPRINT_BYTES), or a new one for
  * PATH.  *resumed tells whether an earlier run read it. */
-int store_source_find(struct store *st, const char *path, const char *head, size_t n,
-    bool is_stdin, struct source_state *src, bool *resumed, char **cause);
+int store_source_find(struct store *st, const char *path, const char *head, size_t n, bool is_stdin,
+                      struct source_state *src, bool *resumed, char **cause);
 /* store_source_restart - the file was truncated or replaced: forget its
  * offset (its stored events stay) */
 void store_source_restart(struct source_state *src);
 
 /* store_add_event - insert one event of line LINE_NO of SRC */
 int store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
-    const struct envelope *env, const struct event *ev, char **cause);
+                    const struct envelope *env, const struct event *ev, char **cause);
 /* store_checkpoint - record SRC's progress and commit every event added
  * since the last checkpoint, in one transaction */
 int store_checkpoint(struct store *st, const struct source_state *src, char **cause);

@@ -53,7 +53,7 @@ text_clipped(FILE *out, const char *s, int w, bool right, bool pad)
  * FIRST, the others indented as deep; at most MAX_LINES lines, then '~' */
 void
 text_wrapped(FILE *out, const char *first, const char *s, const char *tail, int width,
-    int max_lines)
+             int max_lines)
 {
 	int indent = (int)strlen(first), room = width - indent, line = 0;
 	char *all = xasprintf("%s%s", s, tail); /* the tail wraps with the text */
@@ -90,4 +90,3 @@ text_wrapped(FILE *out, const char *first, const char *s, const char *tail, int 
 	fputc('\n', out);
 	free(all);
 }
-

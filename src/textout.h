@@ -15,6 +15,6 @@ void text_clipped(FILE *out, const char *s, int w, bool right, bool pad);
  * with continuation lines indented as deep as FIRST; at most MAX_LINES
  * lines (the last one cut with '~') */
 void text_wrapped(FILE *out, const char *first, const char *s, const char *tail, int width,
-    int max_lines);
+                  int max_lines);
 
 #endif
