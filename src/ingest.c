@@ -389,8 +389,12 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 	{
 		char *cause2 = NULL;
 
-		if (pipeline_finish(&pl, rc == 0 ? cause : &cause2) != 0)
+		if (pipeline_finish(&pl, rc == 0 ? cause : &cause2) != 0) {
+			/* the events after the last checkpoint must not be
+			 * committed without it: the next run reads them again */
+			store_rollback(st);
 			rc = -1;
+		}
 		free(cause2);
 	}
 	if (show_progress && last_progress != start)

@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "redact.h"
 #include "report_model.h"
+#include "store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,15 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
 	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                        \
 	" AND (?3 IS NULL OR e.recipient_domain = lower(?3))"
 
+/* The same scope over the tallies: exact when the time bounds fall on the
+ * tallies' quarter hours, as every date does. */
+#define TALLIES_IN_SCOPE                                                                           \
+	" (t.source_id IN (SELECT id FROM temp.report_scope)"                                      \
+	"   OR (SELECT all_sources FROM temp.report_opts))"                                        \
+	" AND (?1 = 0 OR t.period >= ?1 / " TALLY_SECONDS_SQL ")"                                  \
+	" AND (?2 = 0 OR (t.period >= 0 AND t.period < ?2 / " TALLY_SECONDS_SQL "))"               \
+	" AND (?3 IS NULL OR t.recipient_domain = lower(?3))"
+
 /* exec_in_scope - run SQL with the scope's time and domain bound */
 static int
 exec_in_scope(sqlite3 *db, const struct report_scope *sc, const char *sql, char **cause)
@@ -92,6 +102,14 @@ prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqli
 	if (sqlite3_bind_parameter_index(*s, "?4") > 0)
 		sqlite3_bind_int(*s, 4, sc->top);
 	return 0;
+}
+
+/* tallies_exact - can the tallies answer for this scope's time bounds? */
+static bool
+tallies_exact(const struct report_scope *sc)
+{
+	return sc->since >= 0 && sc->since % TALLY_SECONDS == 0 && sc->until >= 0 &&
+	       sc->until % TALLY_SECONDS == 0;
 }
 
 static int
@@ -139,18 +157,31 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
+	if (tallies_exact(sc)
+	        ? exec_in_scope(db, sc,
+	                        "CREATE TEMP TABLE counts AS SELECT mta, status, sum(events) AS n,"
+	                        " min(first_ts) AS lo, max(last_ts) AS hi FROM tallies t"
+	                        " WHERE" TALLIES_IN_SCOPE " GROUP BY mta, status",
+	                        cause) != 0 ||
+	              exec_in_scope(db, sc,
+	                            "CREATE TEMP TABLE sent_by AS SELECT"
+	                            " nullif(recipient_domain, '') AS recipient_domain,"
+	                            " nullif(relay, '') AS relay, sum(events) AS n FROM tallies t"
+	                            " WHERE" TALLIES_IN_SCOPE " AND t.status = 'sent'"
+	                            " GROUP BY t.recipient_domain, t.relay",
+	                            cause) != 0
+	        : exec_in_scope(db, sc,
+	                        "CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n,"
+	                        " min(ts) AS lo, max(ts) AS hi FROM events e WHERE" EVENTS_IN_SCOPE
+	                        " GROUP BY mta, status",
+	                        cause) != 0 ||
+	              exec_in_scope(db, sc,
+	                            "CREATE TEMP TABLE sent_by AS SELECT recipient_domain, relay,"
+	                            " count(*) AS n FROM events e WHERE" EVENTS_IN_SCOPE
+	                            " AND e.status = 'sent' GROUP BY recipient_domain, relay",
+	                            cause) != 0)
+		return -1;
 	if (exec_in_scope(
-	        db, sc,
-	        "CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n, min(ts) AS lo,"
-	        " max(ts) AS hi FROM events e WHERE" EVENTS_IN_SCOPE " GROUP BY mta, status",
-	        cause) != 0 ||
-	    exec_in_scope(
-	        db, sc,
-	        "CREATE TEMP TABLE sent_by AS SELECT recipient_domain, relay, count(*) AS n"
-	        " FROM events e WHERE" EVENTS_IN_SCOPE " AND e.status = 'sent'"
-	        " GROUP BY recipient_domain, relay",
-	        cause) != 0 ||
-	    exec_in_scope(
 	        db, sc,
 	        "INSERT INTO temp.sev SELECT e.id, e.source_id, e.ts, e.ts_epoch, e.mta, e.status,"
 	        " e.sender, e.recipient, e.recipient_domain, e.relay, e.client, e.reply_code,"

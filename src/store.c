@@ -23,11 +23,38 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * Tallies are added up in memory and written at each checkpoint, in the
+ * transaction of the events they count: one upsert per distinct key rather
+ * than one per event.  The keys' text lives in a small arena; the table is
+ * flushed early when either fills, so memory stays bounded.
+ */
+#define TALLY_SLOTS 4096 /* a power of two; flushed at three quarters */
+#define TALLY_ARENA (256 * 1024)
+
+struct tally {
+	uint64_t hash;
+	int64_t source_id, period, events;
+	enum mta mta;
+	enum status status;
+	uint32_t domain, domain_len, relay, relay_len; /* in the arena */
+	char first_ts[48], last_ts[48];                /* as envelope_format_ts writes them */
+};
+
+struct tally_cache {
+	struct tally *slot; /* hash == 0: empty */
+	size_t used;
+	char *arena;
+	size_t arena_used;
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
 	bool in_tx;
 	sqlite3_stmt *insert_event;
+	sqlite3_stmt *tally_event;
+	struct tally_cache tallies;
 	sqlite3_stmt *update_source;
 };
 
@@ -118,9 +145,35 @@ static const char schema_sql[] =
     "  detail TEXT,\n"
     "  PRIMARY KEY(event_id, rule)\n"
     ");\n"
+    /* events counted by source, quarter hour, MTA, status, domain and relay,
+     * kept up to date as events are stored, so that the report's totals
+     * never rescan the events */
+    "CREATE TABLE IF NOT EXISTS tallies(\n"
+    "  source_id INTEGER NOT NULL,\n"
+    "  period INTEGER NOT NULL,\n" /* ts_epoch / 900; -1 without a time */
+    "  mta TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL,\n"
+    "  recipient_domain TEXT NOT NULL,\n" /* '' for none */
+    "  relay TEXT NOT NULL,\n"            /* '' for none */
+    "  events INTEGER NOT NULL,\n"
+    "  first_ts TEXT,\n"
+    "  last_ts TEXT,\n"
+    "  PRIMARY KEY(source_id, period, mta, status, recipient_domain, relay)\n"
+    ") WITHOUT ROWID;\n"
     "CREATE VIEW IF NOT EXISTS class_subject AS\n"
     "  SELECT class, subject, count(*) AS events FROM events\n"
     "  WHERE class IS NOT NULL GROUP BY class, subject ORDER BY class, subject;\n";
+
+/* the tallies of period, per event; the same expression in C (tally_period) */
+#define TALLY_PERIOD(ts) "CASE WHEN " ts " >= 0 THEN " ts " / 900 ELSE -1 END"
+
+/* version 1 had no tallies: count the events stored so far */
+static const char migrate_1_to_2[] =
+    "INSERT OR REPLACE INTO tallies SELECT source_id, " TALLY_PERIOD(
+        "ts_epoch") ", mta, status,"
+                    " coalesce(recipient_domain, ''), coalesce(relay, ''), count(*), min(ts), "
+                    "max(ts)"
+                    " FROM events GROUP BY 1, 2, 3, 4, 5, 6;";
 
 static int
 exec(struct store *st, const char *sql, char **cause)
@@ -189,6 +242,8 @@ store_open(const char *path, char **cause)
 	if (!memory && access(path, F_OK) != 0 && create_private(path, cause) != 0)
 		return NULL;
 	st = xcalloc(1, sizeof *st);
+	st->tallies.slot = xcalloc(TALLY_SLOTS, sizeof *st->tallies.slot);
+	st->tallies.arena = xmalloc(TALLY_ARENA);
 	st->path = xstrdup(path);
 	/* one connection, used by one thread: no mutexes */
 	if (sqlite3_open_v2(path, &st->db,
@@ -220,8 +275,9 @@ store_open(const char *path, char **cause)
 	{
 		/* every statement is IF NOT EXISTS: running it each time adds what
 		 * an older database of this version lacks */
-		char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;",
-		                      schema_sql, STORE_SCHEMA_VERSION);
+		char *sql =
+		    xasprintf("BEGIN IMMEDIATE; %s %s PRAGMA user_version=%d; COMMIT;", schema_sql,
+		              version == 1 ? migrate_1_to_2 : "", STORE_SCHEMA_VERSION);
 		int rc = exec(st, sql, cause);
 
 		free(sql);
@@ -241,6 +297,12 @@ store_open(const char *path, char **cause)
 	        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
 	        "?21,?22,?23,?24,?25)",
 	        &st->insert_event, cause) != 0 ||
+	    prepare(st,
+	            "INSERT INTO tallies VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+	            " ON CONFLICT DO UPDATE SET events = events + excluded.events,"
+	            " first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, "
+	            "excluded.last_ts)",
+	            &st->tally_event, cause) != 0 ||
 	    prepare(
 	        st,
 	        "UPDATE sources SET offset=?2, lines=?3, matched=?4, candidates=?5, unparsed=?6,"
@@ -261,9 +323,12 @@ store_close(struct store *st)
 	if (st->in_tx)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_finalize(st->insert_event);
+	sqlite3_finalize(st->tally_event);
 	sqlite3_finalize(st->update_source);
 	sqlite3_close(st->db);
 	free(st->path);
+	free(st->tallies.slot);
+	free(st->tallies.arena);
 	free(st);
 }
 
@@ -422,12 +487,127 @@ bind_opt_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
+static int64_t
+tally_period(int64_t ts_epoch)
+{
+	return ts_epoch >= 0 ? ts_epoch / TALLY_SECONDS : -1;
+}
+
+/* tallies_flush - upsert the tallies added up since the last flush */
+static int
+tallies_flush(struct store *st, char **cause)
+{
+	struct tally_cache *tc = &st->tallies;
+	sqlite3_stmt *s = st->tally_event;
+
+	for (size_t i = 0; i < TALLY_SLOTS && tc->used > 0; i++) {
+		struct tally *t = &tc->slot[i];
+
+		if (t->hash == 0)
+			continue;
+		sqlite3_bind_int64(s, 1, t->source_id);
+		sqlite3_bind_int64(s, 2, t->period);
+		sqlite3_bind_text(s, 3, mta_name(t->mta), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, status_name(t->status), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, tc->arena + t->domain, (int)t->domain_len, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, tc->arena + t->relay, (int)t->relay_len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, t->events);
+		bind_opt_text(s, 8, t->first_ts);
+		bind_opt_text(s, 9, t->last_ts);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+			sqlite3_reset(s);
+			return -1;
+		}
+		sqlite3_reset(s);
+		t->hash = 0;
+		tc->used--;
+	}
+	tc->used = 0;
+	tc->arena_used = 0;
+	return 0;
+}
+
+static uint64_t
+fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* tallies_add - count one event under its key */
+static int
+tallies_add(struct store *st, int64_t source_id, int64_t period, enum mta mta, enum status status,
+            struct span domain, struct span relay, const char *ts, char **cause)
+{
+	struct tally_cache *tc = &st->tallies;
+	struct tally *t;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	int64_t key[2] = {source_id, period};
+	size_t i;
+
+	h = fnv1a(h, key, sizeof key);
+	h = fnv1a(h, &(int[2]){(int)mta, (int)status}, 2 * sizeof(int));
+	h = fnv1a(h, domain.p, domain.n);
+	h = fnv1a(h, "@", 1);
+	h = fnv1a(h, relay.p, relay.n);
+	h |= 1; /* 0 marks an empty slot */
+	for (i = h & (TALLY_SLOTS - 1);; i = (i + 1) & (TALLY_SLOTS - 1)) {
+		t = &tc->slot[i];
+		if (t->hash == 0)
+			break;
+		if (t->hash == h && t->source_id == source_id && t->period == period &&
+		    t->mta == mta && t->status == status && t->domain_len == domain.n &&
+		    t->relay_len == relay.n &&
+		    memcmp(tc->arena + t->domain, domain.p, domain.n) == 0 &&
+		    memcmp(tc->arena + t->relay, relay.p, relay.n) == 0) {
+			t->events++;
+			if (strcmp(ts, t->first_ts) < 0)
+				memcpy(t->first_ts, ts, strlen(ts) + 1);
+			if (strcmp(ts, t->last_ts) > 0)
+				memcpy(t->last_ts, ts, strlen(ts) + 1);
+			return 0;
+		}
+	}
+	if (tc->used + 1 > TALLY_SLOTS / 4 * 3 ||
+	    tc->arena_used + domain.n + relay.n > TALLY_ARENA) {
+		if (tallies_flush(st, cause) != 0)
+			return -1;
+		if (domain.n + relay.n > TALLY_ARENA) {
+			/* a key longer than the arena (a relay of megabytes): cut it */
+			relay.n = TALLY_ARENA - domain.n;
+		}
+		return tallies_add(st, source_id, period, mta, status, domain, relay, ts, cause);
+	}
+	t->hash = h;
+	t->source_id = source_id;
+	t->period = period;
+	t->mta = mta;
+	t->status = status;
+	t->events = 1;
+	t->domain = (uint32_t)tc->arena_used;
+	t->domain_len = (uint32_t)domain.n;
+	memcpy(tc->arena + tc->arena_used, domain.p, domain.n);
+	tc->arena_used += domain.n;
+	t->relay = (uint32_t)tc->arena_used;
+	t->relay_len = (uint32_t)relay.n;
+	memcpy(tc->arena + tc->arena_used, relay.p, relay.n);
+	tc->arena_used += relay.n;
+	memcpy(t->first_ts, ts, strlen(ts) + 1);
+	memcpy(t->last_ts, ts, strlen(ts) + 1);
+	tc->used++;
+	return 0;
+}
+
 int
 store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
                 const struct envelope *env, const struct event *ev, char **cause)
 {
 	sqlite3_stmt *s = st->insert_event;
-	char ts[48], domain[256];
+	char ts[sizeof((struct tally *)0)->first_ts], domain[256];
 	size_t dn = 0;
 
 	if (begin(st, cause) != 0)
@@ -491,7 +671,10 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 		return -1;
 	}
 	sqlite3_reset(s);
-	return 0;
+	return tallies_add(st, src->id,
+	                   ts[0] == '\0' ? -1 : tally_period(envelope_ts_epoch(&env->ts)), ev->mta,
+	                   ev->status, (struct span){domain, dn},
+	                   span_is_set(ev->relay) ? ev->relay : (struct span){"", 0}, ts, cause);
 }
 
 int
@@ -499,7 +682,7 @@ store_checkpoint(struct store *st, const struct source_state *src, char **cause)
 {
 	sqlite3_stmt *s = st->update_source;
 
-	if (begin(st, cause) != 0)
+	if (begin(st, cause) != 0 || tallies_flush(st, cause) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, src->id);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)src->offset);
@@ -562,12 +745,23 @@ store_begin(struct store *st, char **cause)
 	return begin(st, cause);
 }
 
+void
+store_rollback(struct store *st)
+{
+	if (st->in_tx)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->in_tx = false;
+	memset(st->tallies.slot, 0, TALLY_SLOTS * sizeof *st->tallies.slot);
+	st->tallies.used = 0;
+	st->tallies.arena_used = 0;
+}
+
 int
 store_commit(struct store *st, char **cause)
 {
 	if (!st->in_tx)
 		return 0;
-	if (exec(st, "COMMIT", cause) != 0)
+	if (tallies_flush(st, cause) != 0 || exec(st, "COMMIT", cause) != 0)
 		return -1;
 	st->in_tx = false;
 	return 0;
@@ -576,19 +770,34 @@ store_commit(struct store *st, char **cause)
 int64_t
 store_prune(struct store *st, int64_t epoch, char **cause)
 {
-	sqlite3_stmt *s;
-	int64_t n;
+	static const char *const sql[] = {
+	    "DELETE FROM events WHERE ts_epoch < ?1",
+	    "DELETE FROM tallies WHERE period >= 0 AND period < ?1 / " TALLY_SECONDS_SQL,
+	    "DELETE FROM greylisting WHERE event_id NOT IN (SELECT id FROM events)",
+	    "DELETE FROM miscategorized WHERE event_id NOT IN (SELECT id FROM events)",
+	};
+	int64_t n = 0;
 
-	if (prepare(st, "DELETE FROM events WHERE ts_epoch < ?1", &s, cause) != 0)
+	/* whole quarter hours, so that the tallies still count the events */
+	epoch -= epoch % TALLY_SECONDS;
+	if (begin(st, cause) != 0)
 		return -1;
-	sqlite3_bind_int64(s, 1, epoch);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *s;
+
+		if (prepare(st, sql[i], &s, cause) != 0)
+			return -1;
+		if (sqlite3_bind_parameter_count(s) > 0)
+			sqlite3_bind_int64(s, 1, epoch);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+			sqlite3_finalize(s);
+			return -1;
+		}
+		if (i == 0)
+			n = sqlite3_changes64(st->db);
 		sqlite3_finalize(s);
-		return -1;
 	}
-	n = sqlite3_changes64(st->db);
-	sqlite3_finalize(s);
 	return n;
 }
 

@@ -15,7 +15,10 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION    1
+#define STORE_SCHEMA_VERSION 2
+/* the tallies table counts events per this many seconds */
+#define TALLY_SECONDS           900
+#define TALLY_SECONDS_SQL       "900"
 #define STORE_FINGERPRINT_BYTES 4096
 
 struct store;
@@ -68,8 +71,12 @@ int store_restore_indexes(struct store *st, char **cause);
 int store_begin(struct store *st, char **cause);
 /* store_commit - commit what is pending */
 int store_commit(struct store *st, char **cause);
+/* store_rollback - drop what the open transaction holds */
+void store_rollback(struct store *st);
 
-/* store_prune - delete events older than EPOCH; returns rows or -1 */
+/* store_prune - delete events older than EPOCH (rounded down to a quarter
+ * hour), their tallies and findings; returns the events deleted, or -1.
+ * Commit with store_commit. */
 int64_t store_prune(struct store *st, int64_t epoch, char **cause);
 
 #endif

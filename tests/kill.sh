@@ -1,6 +1,7 @@
 #!/bin/sh
 # kill.sh - kill -9 at several points of a large ingest, then run again: the
-# rows must be exactly those of one clean run (nothing lost, nothing twice).
+# rows must be exactly those of one clean run (nothing lost, nothing twice),
+# and so must the tallies and findings.
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -13,7 +14,11 @@ awk -v reps=6000 '{ l[NR] = $0 } END {
     for (r = 0; r < reps; r++)
         for (i = 1; i <= NR; i++) { s = l[i]; sub(/: 1A0/, ": " sprintf("%X", r) "Q", s); print s }
 }' "$top_srcdir/tests/fixtures/findings.log" >"$tmp/big.log"
-rows() { sqlite3 "$1" "SELECT count(*), count(DISTINCT line_no), sum(line_no), max(line_no) FROM events"; }
+# the events, their tallies and the findings over them
+rows() { sqlite3 "$1" "SELECT count(*), count(DISTINCT line_no), sum(line_no), max(line_no),
+    (SELECT sum(events) FROM tallies), (SELECT group_concat(status || '=' || n) FROM
+      (SELECT status, sum(events) AS n FROM tallies GROUP BY status ORDER BY status)),
+    (SELECT count(*) FROM greylisting), (SELECT count(*) FROM miscategorized) FROM events"; }
 "$bin" ${PATTERNS_OPT:-} --db "$tmp/clean.db" --year 2026 "$tmp/big.log" >/dev/null 2>&1
 want=$(rows "$tmp/clean.db")
 for delay in 0.2 0.5 0.9 1.4 2.0; do
