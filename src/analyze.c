@@ -23,12 +23,19 @@
 #include <string.h>
 #include <time.h>
 
-/* Correlated lookups must go through events_message (mta, host, queue_id,
- * recipient); a unary + on status and ts_epoch keeps SQLite from choosing
- * events_status instead, which would scan every later event: O(n^2). */
-#define SAME_MESSAGE(a, b)                                                                         \
-	" " b ".mta = " a ".mta AND " b ".host IS " a ".host AND " b ".queue_id = " a              \
-	".queue_id AND " b ".recipient = " a ".recipient"
+/* Correlated lookups go through events_message_key, the index of a hash of
+ * MTA, host and queue ID; the columns themselves are then compared, so a
+ * collision of hashes matches nothing.  A unary + on status and ts_epoch
+ * keeps SQLite from choosing another index. */
+#define SAME_QUEUE_ITEM(a, b)                                                                      \
+	" " b ".message_key = " a ".message_key AND " b ".mta = " a ".mta AND " b ".host IS " a    \
+	".host AND " b ".queue_id = " a ".queue_id"
+#define SAME_MESSAGE(a, b) SAME_QUEUE_ITEM(a, b) " AND " b ".recipient = " a ".recipient"
+/* the recipient's own outcome, or the message's expiry logged without one */
+#define SAME_MESSAGE_OR_EXPIRY(a, b)                                                               \
+	SAME_QUEUE_ITEM(a, b)                                                                      \
+	" AND (" b ".recipient = " a ".recipient OR (" b ".recipient IS NULL AND " b               \
+	".status = 'expired'))"
 
 static int
 run(sqlite3 *db, const char *sql, int64_t after, char **cause)
@@ -66,10 +73,9 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 	               (after > 0 &&
 	                run(db,
 	                    "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
-	                    " (SELECT DISTINCT mta, host, queue_id FROM events WHERE id > ?1"
-	                    "  AND queue_id IS NOT NULL) k"
-	                    " ON e.mta = k.mta AND e.host IS k.host AND e.queue_id = k.queue_id"
-	                    " WHERE e.id <= ?1",
+	                    " (SELECT DISTINCT message_key FROM events WHERE id > ?1"
+	                    "  AND message_key IS NOT NULL) k"
+	                    " ON e.message_key = k.message_key WHERE e.id <= ?1",
 	                    after, cause) != 0) ||
 	               run(db,
 	                   "DELETE FROM greylisting WHERE event_id IN (SELECT id FROM "
@@ -225,21 +231,19 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 	int rc = -1;
 
 	/* each deferral with the first acceptance after it, in message order */
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT d.id, d.ts_epoch, d.response, g.event_id IS NOT NULL,"
-	        " (SELECT s.id FROM events s WHERE" SAME_MESSAGE(
-	            "d",
-	            "s") "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
-	                 "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(
-	                     GREYLIST_MAX_DELAY) "   ORDER BY s.ts_epoch, s.id LIMIT 1) AS sid"
-	                                         " FROM events d JOIN temp.in_play p ON p.id = d.id"
-	                                         " LEFT JOIN greylisting g ON g.event_id = d.id"
-	                                         " WHERE d.status = 'deferred' AND d.class = 4 AND "
-	                                         "d.recipient IS NOT NULL"
-	                                         " AND d.queue_id IS NOT NULL AND d.ts_epoch IS "
-	                                         "NOT NULL"
-	                                         " ORDER BY sid, d.ts_epoch",
+	/* clang-format off */
+	if (sqlite3_prepare_v2(db,
+	    "SELECT d.id, d.ts_epoch, d.response, g.event_id IS NOT NULL,"
+	    " (SELECT s.id FROM events s WHERE" SAME_MESSAGE("d", "s")
+	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
+	    "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(GREYLIST_MAX_DELAY)
+	    "   ORDER BY s.ts_epoch, s.id LIMIT 1) AS sid"
+	    " FROM events d JOIN temp.in_play p ON p.id = d.id"
+	    " LEFT JOIN greylisting g ON g.event_id = d.id"
+	    " WHERE d.status = 'deferred' AND d.class = 4 AND d.recipient IS NOT NULL"
+	    " AND d.queue_id IS NOT NULL AND d.ts_epoch IS NOT NULL"
+	    " ORDER BY sid, d.ts_epoch",
+	        /* clang-format on */
 	        -1, &sel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(
 	        db, "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3 WHERE event_id = ?1",
@@ -308,45 +312,36 @@ out:
 static int
 pass_outcomes(sqlite3 *db, char **cause)
 {
+	/* clang-format off */
 	/* deferred with 4xx until the message expired or bounced */
 	if (run(db,
-	        "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
-	        " SELECT d.id, '4xx-until-expiry', (SELECT x.status FROM events x"
-	        "   WHERE x.mta = d.mta AND x.host IS d.host AND x.queue_id = d.queue_id"
-	        "   AND (x.recipient = d.recipient OR (x.recipient IS NULL AND x.status = "
-	        "'expired'))"
-	        "   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
-	        "   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(
-	            MESSAGE_WINDOW) "   ORDER BY x.ts_epoch LIMIT 1)"
-	                            " FROM events d JOIN temp.in_play p ON p.id = d.id"
-	                            " WHERE d.status = 'deferred' AND d.class = 4 AND d.queue_id "
-	                            "IS NOT NULL"
-	                            " AND NOT EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE(
-	                                "d", "s") "   AND +s.status = 'sent' AND +s.ts_epoch >= "
-	                                          "d.ts_epoch)"
-	                                          " AND EXISTS (SELECT 1 FROM events x"
-	                                          "   WHERE x.mta = d.mta AND x.host IS d.host AND "
-	                                          "x.queue_id = d.queue_id"
-	                                          "   AND (x.recipient = d.recipient OR "
-	                                          "(x.recipient IS NULL AND x.status = 'expired'))"
-	                                          "   AND +x.status IN ('expired', 'bounced') AND "
-	                                          "+x.ts_epoch >= d.ts_epoch"
-	                                          "   AND x.ts_epoch <= d.ts_epoch + " STRINGIFY(
-	                                              MESSAGE_WINDOW) ")",
-	        0, cause) != 0)
+	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
+	    " SELECT d.id, '4xx-until-expiry', (SELECT x.status FROM events x"
+	    "   WHERE" SAME_MESSAGE_OR_EXPIRY("d", "x")
+	    "   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
+	    "   AND +x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW)
+	    "   ORDER BY x.ts_epoch LIMIT 1)"
+	    " FROM events d JOIN temp.in_play p ON p.id = d.id"
+	    " WHERE d.status = 'deferred' AND d.class = 4 AND d.queue_id IS NOT NULL"
+	    " AND NOT EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
+	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch)"
+	    " AND EXISTS (SELECT 1 FROM events x WHERE" SAME_MESSAGE_OR_EXPIRY("d", "x")
+	    "   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
+	    "   AND +x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
+	    0, cause) != 0)
 		return -1;
 	/* a 5xx for a recipient that was later delivered */
-	return run(
-	    db,
+	return run(db,
 	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
 	    " SELECT d.id, '5xx-then-delivered', NULL"
 	    " FROM events d JOIN temp.in_play p ON p.id = d.id"
 	    " WHERE d.status IN ('deferred', 'bounced') AND d.class = 5"
 	    " AND d.queue_id IS NOT NULL AND d.recipient IS NOT NULL"
-	    " AND EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE(
-	        "d", "s") "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
-	                  "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
+	    " AND EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
+	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
+	    "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
 	    0, cause);
+	/* clang-format on */
 }
 
 /* analyzed_through - the last event id the findings cover (0: none) */

@@ -100,11 +100,12 @@ static const char schema_sql[] =
     "  response TEXT,\n"
     "  reason TEXT,\n"
     "  rule TEXT,\n"
-    "  enhanced_source TEXT\n" /* 'reply' or 'dsn' */
+    "  enhanced_source TEXT,\n" /* 'reply' or 'dsn' */
+    "  message_key INTEGER\n"   /* hash of mta, host, queue_id: see message_key() */
     ");\n"
     "CREATE INDEX IF NOT EXISTS events_source ON events(source_id, line_no);\n"
     "DROP INDEX IF EXISTS events_status;\n" /* cost more to keep than it saved */
-    "CREATE INDEX IF NOT EXISTS events_message ON events(mta, host, queue_id, recipient);\n"
+    "CREATE INDEX IF NOT EXISTS events_message_key ON events(message_key);\n"
     "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
     "  SELECT enhanced_code, reply_code, reason, count(*) AS events,\n"
     "         count(DISTINCT recipient) AS recipients,\n"
@@ -167,13 +168,60 @@ static const char schema_sql[] =
 /* the tallies of period, per event; the same expression in C (tally_period) */
 #define TALLY_PERIOD(ts) "CASE WHEN " ts " >= 0 THEN " ts " / 900 ELSE -1 END"
 
-/* version 1 had no tallies: count the events stored so far */
-static const char migrate_1_to_2[] =
+static uint64_t
+fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Version 1 had no tallies and indexed messages by their text columns:
+ * what must change before the schema is applied, and what after. */
+static const char migrate_1_to_2_before[] = "ALTER TABLE events ADD COLUMN message_key INTEGER;"
+                                            "DROP INDEX IF EXISTS events_message;";
+static const char migrate_1_to_2_after[] =
+    "UPDATE events SET message_key = smtplog_message_key(mta, host, queue_id)"
+    " WHERE queue_id IS NOT NULL;"
     "INSERT OR REPLACE INTO tallies SELECT source_id, " TALLY_PERIOD(
         "ts_epoch") ", mta, status,"
                     " coalesce(recipient_domain, ''), coalesce(relay, ''), count(*), min(ts), "
                     "max(ts)"
                     " FROM events GROUP BY 1, 2, 3, 4, 5, 6;";
+
+/* message_key - the 64-bit FNV-1a hash of MTA, host and queue ID, the key
+ * the analysis finds a message's events by */
+static int64_t
+message_key(const char *mta, struct span host, struct span queue_id)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = fnv1a(h, mta, strlen(mta) + 1);
+	if (host.p != NULL)
+		h = fnv1a(h, host.p, host.n);
+	h = fnv1a(h, "", 1);
+	h = fnv1a(h, queue_id.p, queue_id.n);
+	return (int64_t)h;
+}
+
+/* smtplog_message_key(mta, host, queue_id) in SQL, for the migration */
+static void
+sql_message_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *mta = (const char *)sqlite3_value_text(argv[0]);
+	struct span host = {(const char *)sqlite3_value_text(argv[1]),
+	                    (size_t)sqlite3_value_bytes(argv[1])};
+	struct span qid = {(const char *)sqlite3_value_text(argv[2]),
+	                   (size_t)sqlite3_value_bytes(argv[2])};
+
+	(void)argc;
+	if (mta == NULL || qid.p == NULL)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_int64(ctx, message_key(mta, host, qid));
+}
 
 static int
 exec(struct store *st, const char *sql, char **cause)
@@ -256,6 +304,9 @@ store_open(const char *path, char **cause)
 	/* wait for another writer (a cron run) rather than fail at once */
 	sqlite3_busy_timeout(st->db, 10000);
 	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_create_function(st->db, "smtplog_message_key", 3,
+	                        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_message_key, NULL,
+	                        NULL);
 	if (exec(st, memory ? "PRAGMA journal_mode=OFF" : "PRAGMA journal_mode=WAL", cause) != 0 ||
 	    /* temporary tables (the report's copy of the events in scope) go to
 	     * a file, so memory stays bounded whatever the input's size */
@@ -276,8 +327,9 @@ store_open(const char *path, char **cause)
 		/* every statement is IF NOT EXISTS: running it each time adds what
 		 * an older database of this version lacks */
 		char *sql =
-		    xasprintf("BEGIN IMMEDIATE; %s %s PRAGMA user_version=%d; COMMIT;", schema_sql,
-		              version == 1 ? migrate_1_to_2 : "", STORE_SCHEMA_VERSION);
+		    xasprintf("BEGIN IMMEDIATE; %s %s %s PRAGMA user_version=%d; COMMIT;",
+		              version == 1 ? migrate_1_to_2_before : "", schema_sql,
+		              version == 1 ? migrate_1_to_2_after : "", STORE_SCHEMA_VERSION);
 		int rc = exec(st, sql, cause);
 
 		free(sql);
@@ -293,9 +345,9 @@ store_open(const char *path, char **cause)
 	        "INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
 	        " status, sender, recipient, recipient_domain, orig_recipient, relay, client,"
 	        " reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule,"
-	        " enhanced_source)"
+	        " enhanced_source, message_key)"
 	        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-	        "?21,?22,?23,?24,?25)",
+	        "?21,?22,?23,?24,?25,?26)",
 	        &st->insert_event, cause) != 0 ||
 	    prepare(st,
 	            "INSERT INTO tallies VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -528,16 +580,6 @@ tallies_flush(struct store *st, char **cause)
 	return 0;
 }
 
-static uint64_t
-fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 /* tallies_add - count one event under its key */
 static int
 tallies_add(struct store *st, int64_t source_id, int64_t period, enum mta mta, enum status status,
@@ -665,6 +707,10 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 	else
 		sqlite3_bind_text(s, 25, ev->enhanced_from_dsn ? "dsn" : "reply", -1,
 		                  SQLITE_STATIC);
+	if (span_is_set(ev->queue_id))
+		sqlite3_bind_int64(s, 26, message_key(mta_name(ev->mta), env->host, ev->queue_id));
+	else
+		sqlite3_bind_null(s, 26);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		sqlite3_reset(s);
@@ -725,7 +771,7 @@ store_defer_indexes(struct store *st, char **cause)
 	 * large database, dropping it would cost more than it saves. */
 	if (store_max_event_id(st) != 0)
 		return 0;
-	return exec(st, "DROP INDEX IF EXISTS events_message", cause);
+	return exec(st, "DROP INDEX IF EXISTS events_message_key", cause);
 }
 
 int
@@ -733,10 +779,8 @@ store_restore_indexes(struct store *st, char **cause)
 {
 	if (begin(st, cause) != 0)
 		return -1;
-	return exec(
-	    st,
-	    "CREATE INDEX IF NOT EXISTS events_message ON events(mta, host, queue_id, recipient)",
-	    cause);
+	return exec(st, "CREATE INDEX IF NOT EXISTS events_message_key ON events(message_key)",
+	            cause);
 }
 
 int

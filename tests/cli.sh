@@ -185,12 +185,21 @@ sample="$top_srcdir/sample-logs/postfix.log"
     --until 2026-11-27T18:00:01 --domain example.com "$sample" >"$tmp/scanned.json" 2>&1
 if cmp -s "$tmp/tallied.json" "$tmp/scanned.json" && grep -q '"total": 32' "$tmp/tallied.json"; then ok
 else bad "report from tallies differs from report from events"; fi
-# a version 1 database (no tallies) is migrated: its events are tallied
-rows "$tmp/t.db" "drop table tallies; pragma user_version=1" >/dev/null
+# a version 1 database (no tallies, messages indexed by their text) is
+# migrated: its events are tallied and keyed, and the findings stand
+findings=$(rows "$tmp/t.db" 'select (select count(*) from greylisting), (select count(*) from miscategorized)')
+rows "$tmp/t.db" "drop table tallies; drop index events_message_key;
+    alter table events drop column message_key; delete from meta;
+    create index events_message on events(mta, host, queue_id, recipient);
+    pragma user_version=1" >/dev/null
 "$bin" --db "$tmp/t.db" --year 2026 --format json --since 2026-11-27T12:00 --until 2026-11-27T18:00 \
     --domain example.com "$sample" >"$tmp/migrated.json" 2>&1
 cmp -s "$tmp/tallied.json" "$tmp/migrated.json" && ok || bad "migration from version 1"
 [ "$(rows "$tmp/t.db" 'pragma user_version')" = 2 ] && ok || bad "schema version after migration"
+[ "$(rows "$tmp/t.db" 'select (select count(*) from greylisting), (select count(*) from miscategorized)')" = "$findings" ] &&
+    ok || bad "findings after migration"
+[ "$(rows "$tmp/t.db" "select count(*) from events where message_key is null and queue_id is not null")" = 0 ] &&
+    ok || bad "message keys after migration"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
