@@ -58,35 +58,32 @@ run(sqlite3 *db, const char *sql, int64_t after, char **cause)
 	return 0;
 }
 
-/* select_in_play - temp.in_play: the new events, and the earlier events of
- * the same messages (none when the database was empty) */
+/* select_in_play - temp.in_play: the new failures, and the earlier failures
+ * of the same messages (none when the database was empty).  Findings are
+ * about failures only; deliveries are what they are compared with. */
 static int
 select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
+	/* clang-format off */
 	return run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
-	               run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY)", 0, cause) !=
-	                   0 ||
-	               run(db,
-	                   "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
-	                   " WHERE e.id > ?1",
-	                   after, cause) != 0 ||
-	               (after > 0 &&
-	                run(db,
-	                    "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
-	                    " (SELECT DISTINCT message_key FROM events WHERE id > ?1"
-	                    "  AND message_key IS NOT NULL) k"
-	                    " ON e.message_key = k.message_key WHERE e.id <= ?1",
-	                    after, cause) != 0) ||
-	               run(db,
-	                   "DELETE FROM greylisting WHERE event_id IN (SELECT id FROM "
-	                   "temp.in_play)",
-	                   0, cause) != 0 ||
-	               run(db,
-	                   "DELETE FROM miscategorized WHERE event_id IN"
-	                   " (SELECT id FROM temp.in_play)",
-	                   0, cause) != 0
-	           ? -1
-	           : 0;
+	    run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY)", 0, cause) != 0 ||
+	    run(db,
+		"INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
+		" WHERE e.status <> 'sent' AND e.id > ?1",
+		after, cause) != 0 ||
+	    (after > 0 &&
+		run(db,
+		    "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
+		    " (SELECT DISTINCT message_key FROM events WHERE id > ?1"
+		    "  AND message_key IS NOT NULL) k"
+		    " ON e.message_key = k.message_key WHERE e.id <= ?1 AND e.status <> 'sent'",
+		    after, cause) != 0) ||
+	    run(db, "DELETE FROM greylisting WHERE event_id IN (SELECT id FROM temp.in_play)",
+		0, cause) != 0 ||
+	    run(db, "DELETE FROM miscategorized WHERE event_id IN (SELECT id FROM temp.in_play)",
+		0, cause) != 0
+	    ? -1 : 0;
+	/* clang-format on */
 }
 
 static int
@@ -112,7 +109,7 @@ pass_text(sqlite3 *db, struct patterns *pats, char **cause)
 	if (sqlite3_prepare_v2(
 	        db,
 	        "SELECT e.id, e.status, e.class, e.reply_code, e.enhanced_code, e.enhanced_source,"
-	        " e.response FROM events e JOIN temp.in_play p ON p.id = e.id"
+	        " e.response FROM temp.in_play p CROSS JOIN events e ON e.id = p.id"
 	        " WHERE e.status IN ('deferred', 'rejected', 'bounced', 'expired')"
 	        " AND e.class IN (4, 5)",
 	        -1, &sel, NULL) != SQLITE_OK ||
@@ -224,7 +221,7 @@ chain_finish(sqlite3_stmt *upd, sqlite3_stmt *ins, const struct chain_link *c, s
 static int
 pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 {
-	sqlite3_stmt *sel = NULL, *upd = NULL, *ins = NULL;
+	sqlite3_stmt *sel = NULL, *upd = NULL, *ins = NULL, *ts_of = NULL;
 	struct chain_link *chain = NULL;
 	size_t n = 0, cap = 0;
 	int64_t cur_sid = 0, cur_sts = 0;
@@ -238,7 +235,7 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
 	    "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(GREYLIST_MAX_DELAY)
 	    "   ORDER BY s.ts_epoch, s.id LIMIT 1) AS sid"
-	    " FROM events d JOIN temp.in_play p ON p.id = d.id"
+	    " FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
 	    " LEFT JOIN greylisting g ON g.event_id = d.id"
 	    " WHERE d.status = 'deferred' AND d.class = 4 AND d.recipient IS NOT NULL"
 	    " AND d.queue_id IS NOT NULL AND d.ts_epoch IS NOT NULL"
@@ -252,7 +249,9 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 	        db,
 	        "INSERT OR IGNORE INTO greylisting(event_id, basis, direction, accepted_event_id,"
 	        " delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
-	        -1, &ins, NULL) != SQLITE_OK) {
+	        -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT ts_epoch FROM events WHERE id = ?1", -1, &ts_of, NULL) !=
+	        SQLITE_OK) {
 		set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -270,17 +269,12 @@ pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
 		if (step != SQLITE_ROW)
 			break;
 		if (n == 0) {
-			sqlite3_stmt *ts;
-
 			cur_sid = sid;
 			cur_sts = 0;
-			if (sqlite3_prepare_v2(db, "SELECT ts_epoch FROM events WHERE id = ?1", -1,
-			                       &ts, NULL) == SQLITE_OK) {
-				sqlite3_bind_int64(ts, 1, sid);
-				if (sqlite3_step(ts) == SQLITE_ROW)
-					cur_sts = sqlite3_column_int64(ts, 0);
-				sqlite3_finalize(ts);
-			}
+			sqlite3_reset(ts_of);
+			sqlite3_bind_int64(ts_of, 1, sid);
+			if (sqlite3_step(ts_of) == SQLITE_ROW)
+				cur_sts = sqlite3_column_int64(ts_of, 0);
 		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -305,6 +299,7 @@ out:
 	sqlite3_finalize(sel);
 	sqlite3_finalize(upd);
 	sqlite3_finalize(ins);
+	sqlite3_finalize(ts_of);
 	return rc;
 }
 
@@ -321,7 +316,7 @@ pass_outcomes(sqlite3 *db, char **cause)
 	    "   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
 	    "   AND +x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW)
 	    "   ORDER BY x.ts_epoch LIMIT 1)"
-	    " FROM events d JOIN temp.in_play p ON p.id = d.id"
+	    " FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
 	    " WHERE d.status = 'deferred' AND d.class = 4 AND d.queue_id IS NOT NULL"
 	    " AND NOT EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
 	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch)"
@@ -334,7 +329,7 @@ pass_outcomes(sqlite3 *db, char **cause)
 	return run(db,
 	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
 	    " SELECT d.id, '5xx-then-delivered', NULL"
-	    " FROM events d JOIN temp.in_play p ON p.id = d.id"
+	    " FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
 	    " WHERE d.status IN ('deferred', 'bounced') AND d.class = 5"
 	    " AND d.queue_id IS NOT NULL AND d.recipient IS NOT NULL"
 	    " AND EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")

@@ -81,6 +81,7 @@ struct pipeline {
 	struct batch *spare; /* given back by the writer, or NULL */
 	bool closing;
 	bool failed;
+	double waited; /* seconds the reader waited for the writer */
 	char *cause;
 };
 
@@ -162,8 +163,16 @@ pipeline_submit(struct pipeline *pl, struct batch *b)
 		return b;
 	}
 	pthread_mutex_lock(&pl->lock);
-	while (pl->spare == NULL)
-		pthread_cond_wait(&pl->changed, &pl->lock);
+	if (pl->spare == NULL) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (pl->spare == NULL)
+			pthread_cond_wait(&pl->changed, &pl->lock);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pl->waited +=
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	}
 	next = pl->spare;
 	pl->spare = NULL;
 	pl->full = b;
@@ -183,6 +192,8 @@ pipeline_finish(struct pipeline *pl, char **cause)
 		pthread_mutex_unlock(&pl->lock);
 		pthread_join(pl->writer, NULL);
 	}
+	if (getenv("SMTPLOG_TIMING") != NULL)
+		fprintf(stderr, "timing:   waiting for the writer   %.3f s\n", pl->waited);
 	pthread_mutex_destroy(&pl->lock);
 	pthread_cond_destroy(&pl->changed);
 	for (int i = 0; i < 2; i++) {
