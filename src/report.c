@@ -51,16 +51,14 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
 
 /* The events a report covers: ?1 since, ?2 until, ?3 domain. */
 #define EVENTS_IN_SCOPE                                                                            \
-	" (e.source_id IN (SELECT id FROM temp.report_scope)"                                      \
-	"   OR (SELECT all_sources FROM temp.report_opts))"                                        \
+	" e.source_id IN (SELECT id FROM temp.report_scope)"                                       \
 	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                        \
 	" AND (?3 IS NULL OR e.recipient_domain = lower(?3))"
 
 /* The same scope over the tallies: exact when the time bounds fall on the
  * tallies' quarter hours, as every date does. */
 #define TALLIES_IN_SCOPE                                                                           \
-	" (t.source_id IN (SELECT id FROM temp.report_scope)"                                      \
-	"   OR (SELECT all_sources FROM temp.report_opts))"                                        \
+	" t.source_id IN (SELECT id FROM temp.report_scope)"                                       \
 	" AND (?1 = 0 OR t.period >= ?1 / " TALLY_SECONDS_SQL ")"                                  \
 	" AND (?2 = 0 OR (t.period >= 0 AND t.period < ?2 / " TALLY_SECONDS_SQL "))"               \
 	" AND (?3 IS NULL OR t.recipient_domain = lower(?3))"
@@ -117,26 +115,25 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 {
 	sqlite3_stmt *ins;
 	char *err = NULL;
-	char *sql = xasprintf(
-	    "DROP TABLE IF EXISTS temp.report_scope; DROP TABLE IF EXISTS temp.report_opts;"
-	    "CREATE TEMP TABLE report_scope(id INTEGER PRIMARY KEY);"
-	    "CREATE TEMP TABLE report_opts(all_sources INTEGER);"
-	    "INSERT INTO temp.report_opts VALUES (%d);",
-	    sc->source_ids == NULL ? 1 : 0);
 
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+	/* the sources in scope: those named, or (--all) every one */
+	if (sqlite3_exec(db,
+	                 "DROP TABLE IF EXISTS temp.report_scope;"
+	                 "CREATE TEMP TABLE report_scope(id INTEGER PRIMARY KEY);",
+	                 NULL, NULL, &err) != SQLITE_OK ||
+	    (sc->source_ids == NULL &&
+	     sqlite3_exec(db, "INSERT INTO temp.report_scope SELECT id FROM sources", NULL, NULL,
+	                  &err) != SQLITE_OK)) {
 		set_cause(cause, "report: %s", err);
 		sqlite3_free(err);
-		free(sql);
 		return -1;
 	}
-	free(sql);
 	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.report_scope VALUES (?1)", -1, &ins,
 	                       NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	for (size_t i = 0; i < sc->nsources; i++) {
+	for (size_t i = 0; sc->source_ids != NULL && i < sc->nsources; i++) {
 		sqlite3_bind_int64(ins, 1, sc->source_ids[i]);
 		sqlite3_step(ins);
 		sqlite3_reset(ins);
@@ -262,8 +259,7 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 	if (sqlite3_prepare_v2(
 	        db,
 	        "SELECT path, lines, matched, candidates, unparsed, events FROM sources"
-	        " WHERE id IN (SELECT id FROM temp.report_scope)"
-	        "    OR (SELECT all_sources FROM temp.report_opts) ORDER BY id",
+	        " WHERE id IN (SELECT id FROM temp.report_scope) ORDER BY id",
 	        -1, &s, NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
@@ -479,16 +475,21 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 	/* per hour when the events span three days or less, else per day */
 	if (add_table(
 	        r, db, "failures_by_time", "Failures over time", NULL,
-	        "WITH f AS (SELECT e.ts_epoch, e.status FROM temp.sev e WHERE" SCOPE_WHERE
-	        "   AND e.ts_epoch IS NOT NULL AND e.status <> 'sent'),"
-	        " span AS (SELECT max(ts_epoch) - min(ts_epoch) <= 3 * 86400 AS hourly FROM f)"
+	        /* counted per quarter hour first: no time zone's hour or day
+	         * splits one, and the time conversions run once per quarter */
+	        "WITH q AS (SELECT e.ts_epoch - ((e.ts_epoch % 900) + 900) % 900 AS quarter,"
+	        "   min(e.ts_epoch) AS lo, max(e.ts_epoch) AS hi,"
+	        "   sum(e.status = 'deferred') AS deferred, sum(e.status = 'bounced') AS bounced,"
+	        "   sum(e.status = 'expired') AS expired, sum(e.status = 'rejected') AS rejected,"
+	        "   count(*) AS total FROM temp.sev e WHERE" SCOPE_WHERE
+	        "   AND e.ts_epoch IS NOT NULL AND e.status <> 'sent' GROUP BY quarter),"
+	        " span AS (SELECT max(hi) - min(lo) <= 3 * 86400 AS hourly FROM q)"
 	        " SELECT CASE WHEN (SELECT hourly FROM span)"
-	        "   THEN strftime('%Y-%m-%dT%H:00', ts_epoch, 'unixepoch', 'localtime')"
-	        "   ELSE strftime('%Y-%m-%d', ts_epoch, 'unixepoch', 'localtime') END AS period,"
-	        " sum(status = 'deferred') AS deferred, sum(status = 'bounced') AS bounced,"
-	        " sum(status = 'expired') AS expired, sum(status = 'rejected') AS rejected,"
-	        " count(*) AS total"
-	        " FROM f GROUP BY period ORDER BY period",
+	        "   THEN strftime('%Y-%m-%dT%H:00', quarter, 'unixepoch', 'localtime')"
+	        "   ELSE strftime('%Y-%m-%d', quarter, 'unixepoch', 'localtime') END AS period,"
+	        " sum(deferred) AS deferred, sum(bounced) AS bounced, sum(expired) AS expired,"
+	        " sum(rejected) AS rejected, sum(total) AS total"
+	        " FROM q GROUP BY period ORDER BY period",
 	        cause) != 0)
 		goto fail;
 	return r;
