@@ -457,30 +457,65 @@ done:
 	return true;
 }
 
+/* put_digits - V in exactly N decimal digits, zero-padded */
+static char *
+put_digits(char *p, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + n;
+}
+
 void
 envelope_format_ts(const struct timestamp *ts, char *buf, size_t size)
 {
-	int n;
+	/* by hand: this runs once per stored event, and snprintf costs more
+	 * than the rest of the row's preparation */
+	char tmp[64], *p = tmp;
+	size_t n;
 
-	if (ts->year == 0) {
-		buf[0] = '\0';
+	buf[0] = '\0';
+	if (ts->year == 0 || ts->year > 9999 || ts->year < 0)
 		return;
+	p = put_digits(p, ts->year, 4);
+	*p++ = '-';
+	p = put_digits(p, ts->mon, 2);
+	*p++ = '-';
+	p = put_digits(p, ts->day, 2);
+	*p++ = 'T';
+	p = put_digits(p, ts->hour, 2);
+	*p++ = ':';
+	p = put_digits(p, ts->min, 2);
+	*p++ = ':';
+	p = put_digits(p, ts->sec, 2);
+	if (ts->frac[0] != '\0') {
+		size_t f = strnlen(ts->frac, sizeof ts->frac);
+
+		if (f > 20)
+			f = 20;
+		*p++ = '.';
+		memcpy(p, ts->frac, f);
+		p += f;
 	}
-	n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", ts->year, ts->mon, ts->day,
-	             ts->hour, ts->min, ts->sec);
-	if (n < 0 || (size_t)n >= size)
-		return;
-	if (ts->frac[0] != '\0')
-		n += snprintf(buf + n, size - (size_t)n, ".%s", ts->frac);
-	if (ts->has_tz && (size_t)n < size) {
+	if (ts->has_tz) {
 		int m = ts->tz_minutes < 0 ? -ts->tz_minutes : ts->tz_minutes;
 
-		if (ts->tz_minutes == 0)
-			snprintf(buf + n, size - (size_t)n, "Z");
-		else
-			snprintf(buf + n, size - (size_t)n, "%c%02d:%02d",
-			         ts->tz_minutes < 0 ? '-' : '+', m / 60, m % 60);
+		if (m == 0)
+			*p++ = 'Z';
+		else {
+			*p++ = ts->tz_minutes < 0 ? '-' : '+';
+			p = put_digits(p, m / 60 % 100, 2);
+			*p++ = ':';
+			p = put_digits(p, m % 60, 2);
+		}
 	}
+	n = (size_t)(p - tmp);
+	if (n >= size)
+		return;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
 }
 
 /* days_from_civil - days since 1970-01-01 of a proleptic Gregorian date */
