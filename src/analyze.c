@@ -1,16 +1,19 @@
 /*
  * analyze.c - greylisting and miscategorized replies over the database.
  *
- * Three passes over the events in play (new ones and their messages'):
+ * Two passes over the failures in play (new ones and their messages'):
  *  1. text: each 4xx/5xx failure's response against the wording signatures
  *     of patterns/signatures.pat: greylisting by text (4xx only),
  *     class-mismatch (the remote's own reply and enhanced codes disagree),
  *     transient-text-under-5xx, permanent-text-under-4xx;
- *  2. retries: chains of 4xx deferrals of one recipient ending in
- *     acceptance: greylisting by behaviour when the delay fits and no
- *     deferral of the chain names another cause;
- *  3. outcomes: 4xx deferrals whose message later expired or bounced
- *     (4xx-until-expiry), 5xx failures later delivered (5xx-then-delivered).
+ *  2. messages: each message with a failure in play is read once, with all
+ *     its events, and judged in C, one recipient at a time:
+ *     - retries: chains of 4xx deferrals ending in one acceptance are
+ *       greylisting by behaviour when the delay fits and no deferral of
+ *       the chain names another cause;
+ *     - outcomes: 4xx deferrals never delivered whose message later expired
+ *       or bounced (4xx-until-expiry), 5xx failures later delivered
+ *       (5xx-then-delivered).
  */
 #include "config.h"
 
@@ -22,20 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Correlated lookups go through events_message_key, the index of a hash of
- * MTA, host and queue ID; the columns themselves are then compared, so a
- * collision of hashes matches nothing.  A unary + on status and ts_epoch
- * keeps SQLite from choosing another index. */
-#define SAME_QUEUE_ITEM(a, b)                                                                      \
-	" " b ".message_key = " a ".message_key AND " b ".mta = " a ".mta AND " b ".host IS " a    \
-	".host AND " b ".queue_id = " a ".queue_id"
-#define SAME_MESSAGE(a, b) SAME_QUEUE_ITEM(a, b) " AND " b ".recipient = " a ".recipient"
-/* the recipient's own outcome, or the message's expiry logged without one */
-#define SAME_MESSAGE_OR_EXPIRY(a, b)                                                               \
-	SAME_QUEUE_ITEM(a, b)                                                                      \
-	" AND (" b ".recipient = " a ".recipient OR (" b ".recipient IS NULL AND " b               \
-	".status = 'expired'))"
 
 static int
 run(sqlite3 *db, const char *sql, int64_t after, char **cause)
@@ -217,126 +206,313 @@ chain_finish(sqlite3_stmt *upd, sqlite3_stmt *ins, const struct chain_link *c, s
 	return 0;
 }
 
-/* pass_retries - 4xx deferral chains that end in acceptance */
-static int
-pass_retries(sqlite3 *db, struct patterns *pats, char **cause)
-{
-	sqlite3_stmt *sel = NULL, *upd = NULL, *ins = NULL, *ts_of = NULL;
-	struct chain_link *chain = NULL;
-	size_t n = 0, cap = 0;
-	int64_t cur_sid = 0, cur_sts = 0;
-	int rc = -1;
+/*
+ * The passes over messages: each message with a failure in play is read
+ * once, all its events, and judged here rather than by correlated queries
+ * (one index lookup per message instead of several per failure).
+ */
+struct msg_event {
+	int64_t id, ts; /* ts: 0 with has_ts false when the line had none */
+	bool has_ts, in_play, text_grey, other_cause;
+	bool chained; /* already judged in a chain of retries */
+	enum status status;
+	int klass;
+	char *recipient; /* NULL when none */
+	char *queue;     /* mta, host and queue ID: the message, exactly */
+};
 
-	/* each deferral with the first acceptance after it, in message order */
+struct msg_pass {
+	sqlite3 *db;
+	struct patterns *pats;
+	sqlite3_stmt *load, *upd, *ins, *mis;
+	struct msg_event *ev;
+	size_t n, cap;
+	struct chain_link *chain;
+	size_t chain_cap;
+};
+
+static char *
+dup_column(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+
+	return t == NULL ? NULL : xstrndup(t, (size_t)sqlite3_column_bytes(s, i));
+}
+
+static void
+msg_clear(struct msg_pass *mp)
+{
+	for (size_t i = 0; i < mp->n; i++) {
+		free(mp->ev[i].recipient);
+		free(mp->ev[i].queue);
+	}
+	mp->n = 0;
+}
+
+/* msg_event_cmp - by message, recipient (none first), time (none first), id */
+static int
+msg_event_cmp(const void *pa, const void *pb)
+{
+	const struct msg_event *a = pa, *b = pb;
+	int c = strcmp(a->queue, b->queue);
+
+	if (c != 0)
+		return c;
+	if ((a->recipient == NULL) != (b->recipient == NULL))
+		return a->recipient == NULL ? -1 : 1;
+	if (a->recipient != NULL && (c = strcmp(a->recipient, b->recipient)) != 0)
+		return c;
+	if (a->has_ts != b->has_ts)
+		return a->has_ts ? 1 : -1;
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* first_from - in EV[from..to) sorted by time, the first event (by time,
+ * then id) of a status in WANT at or after time T and at most T + WINDOW
+ * (WINDOW < 0: no bound); events at T but before FROM count too, so the
+ * caller passes the start of T's run of equal times */
+static const struct msg_event *
+first_from(const struct msg_event *ev, size_t from, size_t to, int64_t t, unsigned want,
+           int64_t window)
+{
+	for (size_t i = from; i < to; i++) {
+		if (!ev[i].has_ts || ev[i].ts < t)
+			continue;
+		if (window >= 0 && ev[i].ts > t + window)
+			return NULL;
+		if (want & (1u << ev[i].status))
+			return &ev[i];
+	}
+	return NULL;
+}
+
+#define WANT(s) (1u << (s))
+
+/* run_start - the first of EV[a..i] with EV[i]'s time */
+static size_t
+run_start(const struct msg_event *ev, size_t a, size_t i)
+{
+	while (i > a && ev[i].has_ts && ev[i - 1].has_ts && ev[i - 1].ts == ev[i].ts)
+		i--;
+	return i;
+}
+
+/* judge_recipient - the findings of one recipient's events EV[a..b) of one
+ * message, sorted by time; EXPIRIES: the message's expiries logged without
+ * a recipient (NEXP of them), which end every recipient's deferrals too.
+ * ANONYMOUS: events without a recipient, which match only those. */
+static int
+judge_recipient(struct msg_pass *mp, size_t a, size_t b, const struct msg_event *expiries,
+                size_t nexp, bool anonymous)
+{
+	struct msg_event *ev = mp->ev;
+	/* with no recipient, no other event is the same recipient's */
+	size_t end = anonymous ? a : b;
+
+	for (size_t i = a; i < b; i++) {
+		struct msg_event *d = &ev[i];
+		const struct msg_event *x, *s;
+		size_t run = run_start(ev, a, i);
+
+		if (!d->in_play || !d->has_ts)
+			continue;
+		/* 4xx-until-expiry: never delivered at or after it; expired or
+		 * bounced within the message window */
+		if (d->status == STATUS_DEFERRED && d->klass == 4 &&
+		    first_from(ev, run, end, d->ts, WANT(STATUS_SENT), -1) == NULL) {
+			x = first_from(ev, run, end, d->ts,
+			               WANT(STATUS_EXPIRED) | WANT(STATUS_BOUNCED), MESSAGE_WINDOW);
+			for (size_t k = 0; k < nexp; k++) {
+				const struct msg_event *q = &expiries[k];
+
+				if (q->has_ts && q->ts >= d->ts &&
+				    q->ts <= d->ts + MESSAGE_WINDOW &&
+				    (x == NULL || q->ts < x->ts ||
+				     (q->ts == x->ts && q->id < x->id)))
+					x = q;
+			}
+			if (x != NULL && insert_finding(mp->mis, d->id, "4xx-until-expiry",
+			                                status_name(x->status)) != 0)
+				return -1;
+		}
+		/* 5xx-then-delivered */
+		if ((d->status == STATUS_DEFERRED || d->status == STATUS_BOUNCED) &&
+		    d->klass == 5 &&
+		    first_from(ev, run, end, d->ts, WANT(STATUS_SENT), MESSAGE_WINDOW) != NULL &&
+		    insert_finding(mp->mis, d->id, "5xx-then-delivered", NULL) != 0)
+			return -1;
+		/* greylisting by retry: the 4xx deferrals whose first acceptance
+		 * within the window is the same form a chain, judged as a whole
+		 * when its first deferral is met */
+		if (d->status == STATUS_DEFERRED && d->klass == 4 && !d->chained &&
+		    (s = first_from(ev, run, end, d->ts, WANT(STATUS_SENT), GREYLIST_MAX_DELAY)) !=
+		        NULL) {
+			size_t n = 0;
+
+			for (size_t k = i; k < end && ev[k].ts <= s->ts; k++) {
+				struct msg_event *c = &ev[k];
+
+				if (!c->in_play || !c->has_ts || c->status != STATUS_DEFERRED ||
+				    c->klass != 4 || c->chained ||
+				    first_from(ev, run_start(ev, a, k), end, c->ts,
+				               WANT(STATUS_SENT), GREYLIST_MAX_DELAY) != s)
+					continue;
+				c->chained = true;
+				if (n == mp->chain_cap) {
+					mp->chain_cap = mp->chain_cap ? mp->chain_cap * 2 : 16;
+					mp->chain = xreallocarray(mp->chain, mp->chain_cap,
+					                          sizeof *mp->chain);
+				}
+				mp->chain[n++] =
+				    (struct chain_link){c->id, c->ts, c->other_cause, c->text_grey};
+			}
+			if (chain_finish(mp->upd, mp->ins, mp->chain, n, s->id, s->ts) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* judge_message - the findings of one message's failures in play (the
+ * events loaded may be of several messages whose keys collide) */
+static int
+judge_message(struct msg_pass *mp)
+{
+	size_t a = 0;
+
+	qsort(mp->ev, mp->n, sizeof *mp->ev, msg_event_cmp);
+	while (a < mp->n) {
+		size_t q = a, nexp = 0, b;
+
+		/* one message: [a, q); its recipient-less events come first */
+		while (q < mp->n && strcmp(mp->ev[q].queue, mp->ev[a].queue) == 0)
+			q++;
+		b = a;
+		while (b < q && mp->ev[b].recipient == NULL) {
+			b++;
+		}
+		/* the expiries without a recipient, in [a, b) */
+		for (size_t k = a; k < b; k++)
+			if (mp->ev[k].status == STATUS_EXPIRED)
+				nexp++;
+		{
+			struct msg_event *exp = xcalloc(nexp ? nexp : 1, sizeof *exp);
+			size_t e = 0;
+			int rc = 0;
+
+			for (size_t k = a; k < b; k++)
+				if (mp->ev[k].status == STATUS_EXPIRED)
+					exp[e++] = mp->ev[k];
+			/* recipient-less deferrals: only the expiry can judge them */
+			rc = judge_recipient(mp, a, b, exp, nexp, true);
+			for (size_t r = b; rc == 0 && r < q;) {
+				size_t end = r + 1;
+
+				while (end < q &&
+				       strcmp(mp->ev[end].recipient, mp->ev[r].recipient) == 0)
+					end++;
+				rc = judge_recipient(mp, r, end, exp, nexp, false);
+				r = end;
+			}
+			free(exp);
+			if (rc != 0)
+				return -1;
+		}
+		a = q;
+	}
+	return 0;
+}
+
+/* pass_messages - read each message with a failure in play, and judge it */
+static int
+pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
+{
+	struct msg_pass mp = {.db = db, .pats = pats};
+	sqlite3_stmt *keys = NULL;
+	int rc = -1, step;
+
 	/* clang-format off */
 	if (sqlite3_prepare_v2(db,
-	    "SELECT d.id, d.ts_epoch, d.response, g.event_id IS NOT NULL,"
-	    " (SELECT s.id FROM events s WHERE" SAME_MESSAGE("d", "s")
-	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
-	    "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(GREYLIST_MAX_DELAY)
-	    "   ORDER BY s.ts_epoch, s.id LIMIT 1) AS sid"
-	    " FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
-	    " LEFT JOIN greylisting g ON g.event_id = d.id"
-	    " WHERE d.status = 'deferred' AND d.class = 4 AND d.recipient IS NOT NULL"
-	    " AND d.queue_id IS NOT NULL AND d.ts_epoch IS NOT NULL"
-	    " ORDER BY sid, d.ts_epoch",
-	        /* clang-format on */
-	        -1, &sel, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db, "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3 WHERE event_id = ?1",
-	        -1, &upd, NULL) != SQLITE_OK ||
+	    "SELECT d.message_key FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
+	    " WHERE d.message_key IS NOT NULL GROUP BY d.message_key ORDER BY min(d.id)",
+	    -1, &keys, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	    "SELECT e.id, e.ts_epoch, e.status, e.class, e.recipient,"
+	    " e.mta || ' ' || quote(e.host) || ' ' || e.queue_id,"
+	    " p.id IS NOT NULL, g.event_id IS NOT NULL,"
+	    " CASE WHEN e.status = 'deferred' THEN e.response END"
+	    " FROM events e LEFT JOIN temp.in_play p ON p.id = e.id"
+	    " LEFT JOIN greylisting g ON g.event_id = e.id WHERE e.message_key = ?1",
+	    -1, &mp.load, NULL) != SQLITE_OK ||
+	    /* clang-format on */
+	    sqlite3_prepare_v2(db,
+	                       "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3"
+	                       " WHERE event_id = ?1",
+	                       -1, &mp.upd, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(
 	        db,
-	        "INSERT OR IGNORE INTO greylisting(event_id, basis, direction, accepted_event_id,"
-	        " delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
-	        -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT ts_epoch FROM events WHERE id = ?1", -1, &ts_of, NULL) !=
-	        SQLITE_OK) {
-		set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	for (;;) {
-		int step = sqlite3_step(sel);
-		int64_t sid = step == SQLITE_ROW ? sqlite3_column_int64(sel, 4) : 0;
+	        "INSERT OR IGNORE INTO greylisting(event_id, basis, direction,"
+	        " accepted_event_id, delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
+	        -1, &mp.ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
+	                       " VALUES (?1, ?2, ?3)",
+	                       -1, &mp.mis, NULL) != SQLITE_OK)
+		goto db_error;
+	while ((step = sqlite3_step(keys)) == SQLITE_ROW) {
+		int lrc;
 
-		if (step == SQLITE_ROW && sqlite3_column_type(sel, 4) == SQLITE_NULL)
-			continue; /* never accepted within the window */
-		if (n > 0 && (step != SQLITE_ROW || sid != cur_sid)) {
-			if (chain_finish(upd, ins, chain, n, cur_sid, cur_sts) != 0)
-				goto db_error;
-			n = 0;
+		sqlite3_reset(mp.load);
+		sqlite3_bind_int64(mp.load, 1, sqlite3_column_int64(keys, 0));
+		while ((lrc = sqlite3_step(mp.load)) == SQLITE_ROW) {
+			struct msg_event *e;
+			const char *st = (const char *)sqlite3_column_text(mp.load, 2);
+
+			if (mp.n == mp.cap) {
+				mp.cap = mp.cap ? mp.cap * 2 : 64;
+				mp.ev = xreallocarray(mp.ev, mp.cap, sizeof *mp.ev);
+			}
+			e = &mp.ev[mp.n++];
+			e->id = sqlite3_column_int64(mp.load, 0);
+			e->has_ts = sqlite3_column_type(mp.load, 1) != SQLITE_NULL;
+			e->ts = sqlite3_column_int64(mp.load, 1);
+			e->status = status_parse(st, st != NULL ? strlen(st) : 0);
+			e->klass = sqlite3_column_type(mp.load, 3) == SQLITE_NULL
+			               ? -1
+			               : sqlite3_column_int(mp.load, 3);
+			e->recipient = dup_column(mp.load, 4);
+			e->queue = dup_column(mp.load, 5);
+			e->in_play = sqlite3_column_int(mp.load, 6) != 0;
+			e->text_grey = sqlite3_column_int(mp.load, 7) != 0;
+			e->chained = false;
+			e->other_cause =
+			    sqlite3_column_type(mp.load, 8) != SQLITE_NULL &&
+			    patterns_signature(pats, "other-cause",
+			                       (const char *)sqlite3_column_text(mp.load, 8),
+			                       (size_t)sqlite3_column_bytes(mp.load, 8)) != NULL;
 		}
-		if (step != SQLITE_ROW)
-			break;
-		if (n == 0) {
-			cur_sid = sid;
-			cur_sts = 0;
-			sqlite3_reset(ts_of);
-			sqlite3_bind_int64(ts_of, 1, sid);
-			if (sqlite3_step(ts_of) == SQLITE_ROW)
-				cur_sts = sqlite3_column_int64(ts_of, 0);
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			chain = xreallocarray(chain, cap, sizeof *chain);
-		}
-		chain[n].id = sqlite3_column_int64(sel, 0);
-		chain[n].ts = sqlite3_column_int64(sel, 1);
-		chain[n].text_grey = sqlite3_column_int(sel, 3) != 0;
-		chain[n].other_cause =
-		    sqlite3_column_type(sel, 2) != SQLITE_NULL &&
-		    patterns_signature(pats, "other-cause",
-		                       (const char *)sqlite3_column_text(sel, 2),
-		                       (size_t)sqlite3_column_bytes(sel, 2)) != NULL;
-		n++;
+		if (lrc != SQLITE_DONE || judge_message(&mp) != 0)
+			goto db_error;
+		msg_clear(&mp);
 	}
+	if (step != SQLITE_DONE)
+		goto db_error;
 	rc = 0;
 	goto out;
 db_error:
 	set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
 out:
-	free(chain);
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
-	sqlite3_finalize(ins);
-	sqlite3_finalize(ts_of);
+	msg_clear(&mp);
+	free(mp.ev);
+	free(mp.chain);
+	sqlite3_finalize(keys);
+	sqlite3_finalize(mp.load);
+	sqlite3_finalize(mp.upd);
+	sqlite3_finalize(mp.ins);
+	sqlite3_finalize(mp.mis);
 	return rc;
-}
-
-/* pass_outcomes - what the message's later fate says about a reply */
-static int
-pass_outcomes(sqlite3 *db, char **cause)
-{
-	/* clang-format off */
-	/* deferred with 4xx until the message expired or bounced */
-	if (run(db,
-	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
-	    " SELECT d.id, '4xx-until-expiry', (SELECT x.status FROM events x"
-	    "   WHERE" SAME_MESSAGE_OR_EXPIRY("d", "x")
-	    "   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
-	    "   AND +x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW)
-	    "   ORDER BY x.ts_epoch LIMIT 1)"
-	    " FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
-	    " WHERE d.status = 'deferred' AND d.class = 4 AND d.queue_id IS NOT NULL"
-	    " AND NOT EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
-	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch)"
-	    " AND EXISTS (SELECT 1 FROM events x WHERE" SAME_MESSAGE_OR_EXPIRY("d", "x")
-	    "   AND +x.status IN ('expired', 'bounced') AND +x.ts_epoch >= d.ts_epoch"
-	    "   AND +x.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
-	    0, cause) != 0)
-		return -1;
-	/* a 5xx for a recipient that was later delivered */
-	return run(db,
-	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
-	    " SELECT d.id, '5xx-then-delivered', NULL"
-	    " FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
-	    " WHERE d.status IN ('deferred', 'bounced') AND d.class = 5"
-	    " AND d.queue_id IS NOT NULL AND d.recipient IS NOT NULL"
-	    " AND EXISTS (SELECT 1 FROM events s WHERE" SAME_MESSAGE("d", "s")
-	    "   AND +s.status = 'sent' AND +s.ts_epoch >= d.ts_epoch"
-	    "   AND +s.ts_epoch <= d.ts_epoch + " STRINGIFY(MESSAGE_WINDOW) ")",
-	    0, cause);
-	/* clang-format on */
 }
 
 /* analyzed_through - the last event id the findings cover (0: none) */
@@ -362,7 +538,7 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 {
 	sqlite3 *db = store_db(st);
 	int64_t after_id = analyzed_through(db), last_id = store_max_event_id(st);
-	struct timespec t[5];
+	struct timespec t[4];
 	bool timing = getenv("SMTPLOG_TIMING") != NULL;
 
 	if (last_id <= after_id)
@@ -374,16 +550,13 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	if (pass_text(db, pats, cause) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t[2]);
-	if (pass_retries(db, pats, cause) != 0)
+	if (pass_messages(db, pats, cause) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t[3]);
-	if (pass_outcomes(db, cause) != 0)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t[4]);
 	if (timing) {
-		static const char *const names[] = {"in play", "text", "retries", "outcomes"};
+		static const char *const names[] = {"in play", "text", "messages"};
 
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 3; i++)
 			fprintf(stderr, "timing:   %-24s %.3f s\n", names[i],
 			        (double)(t[i + 1].tv_sec - t[i].tv_sec) +
 			            (double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);

@@ -779,7 +779,7 @@ store_defer_indexes(struct store *st, char **cause)
 	if (store_max_event_id(st) != 0)
 		return 0;
 	return exec(st,
-	            "DROP INDEX IF EXISTS events_message_key; DROP INDEX IF EXISTS events_failures",
+	            "DROP INDEX IF EXISTS events_message_key",
 	            cause);
 }
 
