@@ -32,6 +32,7 @@ printf '%s\n%s\n%s\n' "$L1" "$NOISE" "$L2" >"$tmp/mail.log"
 
 # --help, --version, usage errors
 expect 0 "--help" -- "$bin" --help; out_has "Usage: smtplog-report" "--help"
+out_has "more than PCT% of outcomes bounced" "--help text is printed as written"
 expect 0 "--version" -- "$bin" --version; out_has "smtplog-report " "--version"
 expect 1 "unknown option" -- "$bin" --frobnicate; err_has "unknown or incomplete option '--frobnicate'" "unknown option"
 expect 1 "bad --top" -- "$bin" --top zero "$tmp/mail.log"; err_has "--top: 'zero'" "bad --top"
