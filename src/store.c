@@ -58,10 +58,12 @@ struct store {
 	sqlite3_stmt *update_source;
 };
 
-/* The indexes built after a bulk load into an empty database: the
- * analysis finds a message's events by message_key; the failures (a small
- * share of the events) are found without scanning the deliveries. */
-#define DEFERRED_INDEXES                                                                           \
+/* The indexes on events: the analysis finds a message's events by
+ * message_key (dropped before a bulk load into an empty database and built
+ * after it, store_defer_indexes); the failures, a small share of the events,
+ * are found without scanning the deliveries (kept up to date as rows come:
+ * cheap, they arrive in source_id order). */
+#define EVENT_INDEXES                                                                              \
 	"CREATE INDEX IF NOT EXISTS events_message_key ON events(message_key);\n"                  \
 	"CREATE INDEX IF NOT EXISTS events_failures ON events(source_id) WHERE status <> "         \
 	"'sent';\n"
@@ -109,11 +111,12 @@ static const char schema_sql[] =
     "  reason TEXT,\n"
     "  rule TEXT,\n"
     "  enhanced_source TEXT,\n" /* 'reply' or 'dsn' */
-    "  message_key INTEGER\n"   /* hash of mta, host, queue_id: see message_key() */
+    "  message_key INTEGER,\n"  /* hash of mta, host, queue_id: see message_key() */
+    "  reason_key INTEGER\n"    /* hash of reason: the report groups by it */
     ");\n"
     "DROP INDEX IF EXISTS events_source;\n" /* the report reads tallies and events_failures */
     "DROP INDEX IF EXISTS events_status;\n" /* cost more to keep than it saved */
-    DEFERRED_INDEXES "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
+    EVENT_INDEXES "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
     "  SELECT enhanced_code, reply_code, reason, count(*) AS events,\n"
     "         count(DISTINCT recipient) AS recipients,\n"
     "         count(DISTINCT recipient_domain) AS domains, min(response) AS example\n"
@@ -187,16 +190,39 @@ fnv1a(uint64_t h, const void *p, size_t n)
 
 /* Version 1 had no tallies and indexed messages by their text columns:
  * what must change before the schema is applied, and what after. */
-static const char migrate_1_to_2_before[] = "ALTER TABLE events ADD COLUMN message_key INTEGER;"
-                                            "DROP INDEX IF EXISTS events_message;";
+/* clang-format off */
+static const char migrate_1_to_2_before[] =
+    "ALTER TABLE events ADD COLUMN message_key INTEGER;"
+    "ALTER TABLE events ADD COLUMN reason_key INTEGER;"
+    "DROP INDEX IF EXISTS events_message;";
 static const char migrate_1_to_2_after[] =
-    "UPDATE events SET message_key = smtplog_message_key(mta, host, queue_id)"
-    " WHERE queue_id IS NOT NULL;"
-    "INSERT OR REPLACE INTO tallies SELECT source_id, " TALLY_PERIOD(
-        "ts_epoch") ", mta, status,"
-                    " coalesce(recipient_domain, ''), coalesce(relay, ''), count(*), min(ts), "
-                    "max(ts)"
-                    " FROM events GROUP BY 1, 2, 3, 4, 5, 6;";
+    "UPDATE events SET message_key = smtplog_message_key(mta, host, queue_id),"
+    " reason_key = smtplog_text_key(reason);"
+    "INSERT OR REPLACE INTO tallies SELECT source_id, " TALLY_PERIOD("ts_epoch") ", mta, status,"
+    " coalesce(recipient_domain, ''), coalesce(relay, ''), count(*), min(ts), max(ts)"
+    " FROM events GROUP BY 1, 2, 3, 4, 5, 6;";
+/* clang-format on */
+
+/* text_key - the 64-bit FNV-1a hash of a text (the report groups reasons
+ * by it: integers sort faster than long texts) */
+static int64_t
+text_key(const char *p, size_t n)
+{
+	return (int64_t)fnv1a(0xcbf29ce484222325ULL, p, n);
+}
+
+/* smtplog_text_key(text) in SQL, for the migration */
+static void
+sql_text_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *t = (const char *)sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	if (t == NULL)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_int64(ctx, text_key(t, (size_t)sqlite3_value_bytes(argv[0])));
+}
 
 /* message_key - the 64-bit FNV-1a hash of MTA, host and queue ID, the key
  * the analysis finds a message's events by */
@@ -311,6 +337,8 @@ store_open(const char *path, char **cause)
 	/* wait for another writer (a cron run) rather than fail at once */
 	sqlite3_busy_timeout(st->db, 10000);
 	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_create_function(st->db, "smtplog_text_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+	                        NULL, sql_text_key, NULL, NULL);
 	sqlite3_create_function(st->db, "smtplog_message_key", 3,
 	                        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_message_key, NULL,
 	                        NULL);
@@ -355,9 +383,9 @@ store_open(const char *path, char **cause)
 	        "INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
 	        " status, sender, recipient, recipient_domain, orig_recipient, relay, client,"
 	        " reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule,"
-	        " enhanced_source, message_key)"
+	        " enhanced_source, message_key, reason_key)"
 	        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-	        "?21,?22,?23,?24,?25,?26)",
+	        "?21,?22,?23,?24,?25,?26,?27)",
 	        &st->insert_event, cause) != 0 ||
 	    prepare(st,
 	            "INSERT INTO tallies VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -721,6 +749,10 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 		sqlite3_bind_int64(s, 26, message_key(mta_name(ev->mta), env->host, ev->queue_id));
 	else
 		sqlite3_bind_null(s, 26);
+	if (ev->reason[0] != '\0')
+		sqlite3_bind_int64(s, 27, text_key(ev->reason, strlen(ev->reason)));
+	else
+		sqlite3_bind_null(s, 27);
 	if (sqlite3_step(s) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		sqlite3_reset(s);
@@ -781,9 +813,7 @@ store_defer_indexes(struct store *st, char **cause)
 	 * large database, dropping it would cost more than it saves. */
 	if (store_max_event_id(st) != 0)
 		return 0;
-	return exec(st,
-	            "DROP INDEX IF EXISTS events_message_key",
-	            cause);
+	return exec(st, "DROP INDEX IF EXISTS events_message_key", cause);
 }
 
 int
@@ -791,7 +821,7 @@ store_restore_indexes(struct store *st, char **cause)
 {
 	if (begin(st, cause) != 0)
 		return -1;
-	return exec(st, DEFERRED_INDEXES, cause);
+	return exec(st, EVENT_INDEXES, cause);
 }
 
 int

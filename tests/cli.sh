@@ -189,8 +189,10 @@ else bad "report from tallies differs from report from events"; fi
 # a version 1 database (no tallies, messages indexed by their text) is
 # migrated: its events are tallied and keyed, and the findings stand
 findings=$(rows "$tmp/t.db" 'select (select count(*) from greylisting), (select count(*) from miscategorized)')
-rows "$tmp/t.db" "drop table tallies; drop index events_message_key;
-    alter table events drop column message_key; delete from meta;
+rows "$tmp/t.db" "create table saved as select id, message_key, reason_key from events;
+    drop table tallies; drop index events_message_key;
+    alter table events drop column message_key; alter table events drop column reason_key;
+    delete from meta;
     create index events_message on events(mta, host, queue_id, recipient);
     pragma user_version=1" >/dev/null
 "$bin" --db "$tmp/t.db" --year 2026 --format json --since 2026-11-27T12:00 --until 2026-11-27T18:00 \
@@ -199,8 +201,12 @@ cmp -s "$tmp/tallied.json" "$tmp/migrated.json" && ok || bad "migration from ver
 [ "$(rows "$tmp/t.db" 'pragma user_version')" = 2 ] && ok || bad "schema version after migration"
 [ "$(rows "$tmp/t.db" 'select (select count(*) from greylisting), (select count(*) from miscategorized)')" = "$findings" ] &&
     ok || bad "findings after migration"
-[ "$(rows "$tmp/t.db" "select count(*) from events where message_key is null and queue_id is not null")" = 0 ] &&
-    ok || bad "message keys after migration"
+[ "$(rows "$tmp/t.db" "select count(*) from events where message_key is null and queue_id is not null
+    or reason_key is null and reason is not null")" = 0 ] && ok || bad "message and reason keys after migration"
+# the keys the migration computes in SQL are those computed in C when storing
+[ "$(rows "$tmp/t.db" "select count(*) from saved s join events e using (id)
+    where s.message_key is not e.message_key or s.reason_key is not e.reason_key")" = 0 ] &&
+    ok || bad "keys computed in SQL differ from those computed in C"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
