@@ -151,10 +151,11 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 		sqlite3_reset(ins);
 	}
 	sqlite3_finalize(ins);
-	/* Three passes over the events in scope; every section then reads these
-	 * small tables: counts by MTA and status, sent events by domain and
-	 * relay, and a narrow copy of the failures (the response text is
-	 * fetched by id for the few examples shown). */
+	/* Every section reads these tables: counts by MTA and status, and sent
+	 * events by domain and relay, both from the tallies (or, for time bounds
+	 * within a quarter hour, from a pass over the events), and a narrow copy
+	 * of the failures, found through events_failures (the reason and
+	 * response texts are fetched by id for the few rows shown). */
 	if (sqlite3_exec(db,
 	                 "DROP TABLE IF EXISTS temp.sev; DROP TABLE IF EXISTS temp.counts;"
 	                 "DROP TABLE IF EXISTS temp.sent_by;"
