@@ -320,6 +320,9 @@ store_open(const char *path, char **cause)
 	bool memory = strcmp(path, ":memory:") == 0;
 	int version;
 
+	/* no memory statistics: they take a global mutex on every allocation
+	 * (only possible before SQLite is first used; harmless after) */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (!memory && access(path, F_OK) != 0 && create_private(path, cause) != 0)
 		return NULL;
 	st = xcalloc(1, sizeof *st);
