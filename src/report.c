@@ -23,11 +23,10 @@
 
 static const char *const statuses[] = {"sent", "deferred", "bounced", "expired", "rejected"};
 
-/* The filter every section shares: ?1 since, ?2 until, ?3 domain. */
 /* Every section reads the tables scope_setup() fills from the events in
- * scope (sources, time range, domain): temp.sev (the failures), temp.counts,
- * temp.sent_by.  The queries' own conditions follow "WHERE" SCOPE_WHERE;
- * ?4 is --top. */
+ * scope (sources, time range ?1 since and ?2 until, domain ?3): temp.sev
+ * (the failures), temp.tally, temp.counts.  The queries' own conditions
+ * follow "WHERE" SCOPE_WHERE; ?4 is --top. */
 #define SCOPE_WHERE " 1"
 /* the visible columns of a cause section (its CTE c also carries example_id) */
 #define CAUSE_COLUMNS                                                                              \
@@ -151,46 +150,40 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 		sqlite3_reset(ins);
 	}
 	sqlite3_finalize(ins);
-	/* Every section reads these tables: counts by MTA and status, and sent
-	 * events by domain and relay, both from the tallies (or, for time bounds
-	 * within a quarter hour, from a pass over the events), and a narrow copy
+	/* Every section reads these tables: temp.tally, the events in scope
+	 * counted by MTA, status, domain and relay (from the tallies, or, for
+	 * time bounds within a quarter hour, from a pass over the events);
+	 * temp.counts, its totals by MTA and status; and temp.sev, a narrow copy
 	 * of the failures, found through events_failures (the reason and
 	 * response texts are fetched by id for the few rows shown). */
+	/* clang-format off */
 	if (sqlite3_exec(db,
-	                 "DROP TABLE IF EXISTS temp.sev; DROP TABLE IF EXISTS temp.counts;"
-	                 "DROP TABLE IF EXISTS temp.sent_by;"
-	                 "CREATE TEMP TABLE sev(id INTEGER PRIMARY KEY,"
-	                 " ts_epoch INTEGER, status TEXT, sender TEXT, recipient TEXT,"
-	                 " recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
-	                 " enhanced_code TEXT, class INTEGER, subject INTEGER, reason_key INTEGER)",
-	                 NULL, NULL, NULL) != SQLITE_OK) {
+	        "DROP TABLE IF EXISTS temp.sev; DROP TABLE IF EXISTS temp.counts;"
+	        "DROP TABLE IF EXISTS temp.tally;"
+	        "CREATE TEMP TABLE sev(id INTEGER PRIMARY KEY,"
+	        " ts_epoch INTEGER, status TEXT, sender TEXT, recipient TEXT,"
+	        " recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
+	        " enhanced_code TEXT, class INTEGER, subject INTEGER, reason_key INTEGER)",
+	        NULL, NULL, NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	if (tallies_exact(sc)
-	        ? exec_in_scope(db, sc,
-	                        "CREATE TEMP TABLE counts AS SELECT mta, status, sum(events) AS n,"
-	                        " min(first_ts) AS lo, max(last_ts) AS hi FROM tallies t"
-	                        " WHERE" TALLIES_IN_SCOPE " GROUP BY mta, status",
-	                        cause) != 0 ||
-	              exec_in_scope(db, sc,
-	                            "CREATE TEMP TABLE sent_by AS SELECT"
-	                            " nullif(recipient_domain, '') AS recipient_domain,"
-	                            " nullif(relay, '') AS relay, sum(events) AS n FROM tallies t"
-	                            " WHERE" TALLIES_IN_SCOPE " AND t.status = 'sent'"
-	                            " GROUP BY t.recipient_domain, t.relay",
-	                            cause) != 0
-	        : exec_in_scope(db, sc,
-	                        "CREATE TEMP TABLE counts AS SELECT mta, status, count(*) AS n,"
-	                        " min(ts) AS lo, max(ts) AS hi FROM events e WHERE" EVENTS_IN_SCOPE
-	                        " GROUP BY mta, status",
-	                        cause) != 0 ||
-	              exec_in_scope(db, sc,
-	                            "CREATE TEMP TABLE sent_by AS SELECT recipient_domain, relay,"
-	                            " count(*) AS n FROM events e WHERE" EVENTS_IN_SCOPE
-	                            " AND e.status = 'sent' GROUP BY recipient_domain, relay",
-	                            cause) != 0)
+	if (exec_in_scope(db, sc, tallies_exact(sc)
+	        ? "CREATE TEMP TABLE tally AS SELECT mta, status, recipient_domain, relay,"
+	          " sum(events) AS events, min(first_ts) AS first_ts, max(last_ts) AS last_ts"
+	          " FROM tallies t WHERE" TALLIES_IN_SCOPE
+	          " GROUP BY mta, status, recipient_domain, relay"
+	        : "CREATE TEMP TABLE tally AS SELECT mta, status,"
+	          " coalesce(recipient_domain, '') AS recipient_domain,"
+	          " coalesce(relay, '') AS relay, count(*) AS events, min(ts) AS first_ts,"
+	          " max(ts) AS last_ts FROM events e WHERE" EVENTS_IN_SCOPE " GROUP BY 1, 2, 3, 4",
+	        cause) != 0 ||
+	    exec_in_scope(db, sc,
+	        "CREATE TEMP TABLE counts AS SELECT mta, status, sum(events) AS n,"
+	        " min(first_ts) AS lo, max(last_ts) AS hi FROM temp.tally GROUP BY mta, status",
+	        cause) != 0)
 		return -1;
+	/* clang-format on */
 	if (exec_in_scope(
 	        db, sc,
 	        "INSERT INTO temp.sev SELECT e.id, e.ts_epoch, e.status,"
@@ -455,19 +448,18 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		goto fail;
 	if (add_table(
 	        r, db, "domains", "Top failing recipient domains", NULL,
-	        /* the top domains first; their distinct recipients after */
+	        /* the counts from the tallies; the top domains' distinct
+	         * recipients from the failures */
 	        "WITH f AS MATERIALIZED (SELECT recipient_domain AS domain,"
-	        "   sum(status = 'bounced') AS bounced,"
-	        "   sum(status = 'deferred') AS deferred, sum(status = 'expired') AS expired"
-	        "   FROM temp.sev e WHERE" SCOPE_WHERE
-	        " AND status IN ('bounced', 'deferred', 'expired')"
-	        "   AND recipient_domain IS NOT NULL GROUP BY recipient_domain"
+	        "   sum(events * (status = 'bounced')) AS bounced,"
+	        "   sum(events * (status = 'deferred')) AS deferred,"
+	        "   sum(events * (status = 'expired')) AS expired,"
+	        "   sum(events * (status = 'sent')) AS sent"
+	        "   FROM temp.tally WHERE recipient_domain <> '' GROUP BY recipient_domain"
+	        "   HAVING bounced + deferred + expired > 0"
 	        "   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
-	        " SELECT domain, bounced, deferred, expired,"
-	        " coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.recipient_domain = f.domain),"
-	        "   0) AS sent, r.recipients"
-	        " FROM f LEFT JOIN (SELECT recipient_domain, count(DISTINCT recipient) AS "
-	        "recipients"
+	        " SELECT domain, bounced, deferred, expired, sent, r.recipients"
+	        " FROM f LEFT JOIN (SELECT recipient_domain, count(DISTINCT recipient) AS recipients"
 	        "   FROM temp.sev e WHERE e.status IN ('bounced', 'deferred', 'expired')"
 	        "   AND e.recipient_domain IN (SELECT domain FROM f) GROUP BY recipient_domain) r"
 	        "   ON r.recipient_domain = f.domain"
@@ -476,14 +468,11 @@ report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
 		goto fail;
 	if (add_table(
 	        r, db, "relays", "Top failing relays", NULL,
-	        "WITH f AS (SELECT relay, sum(status = 'bounced') AS bounced,"
-	        "   sum(status = 'deferred') AS deferred"
-	        "   FROM temp.sev e WHERE" SCOPE_WHERE " AND status IN ('bounced', 'deferred')"
-	        "   AND relay IS NOT NULL AND relay <> 'none' GROUP BY relay"
-	        "   ORDER BY bounced + deferred DESC, relay LIMIT ?4)"
-	        " SELECT f.relay, f.bounced, f.deferred,"
-	        " coalesce((SELECT sum(n) FROM temp.sent_by s WHERE s.relay = f.relay), 0) AS sent"
-	        " FROM f ORDER BY f.bounced + f.deferred DESC, f.relay",
+	        "SELECT relay, sum(events * (status = 'bounced')) AS bounced,"
+	        " sum(events * (status = 'deferred')) AS deferred,"
+	        " sum(events * (status = 'sent')) AS sent"
+	        " FROM temp.tally WHERE relay <> '' AND relay <> 'none' GROUP BY relay"
+	        " HAVING bounced + deferred > 0 ORDER BY bounced + deferred DESC, relay LIMIT ?4",
 	        cause) != 0)
 		goto fail;
 	/* per hour when the events span three days or less, else per day */
