@@ -21,6 +21,7 @@
 
 #include "diag.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,40 +214,62 @@ chain_finish(sqlite3_stmt *upd, sqlite3_stmt *ins, const struct chain_link *c, s
  */
 struct msg_event {
 	int64_t id, ts; /* ts: 0 with has_ts false when the line had none */
-	bool has_ts, in_play, text_grey, other_cause;
+	bool has_ts, in_play, text_grey;
 	bool chained; /* already judged in a chain of retries */
 	enum status status;
 	int klass;
-	char *recipient; /* NULL when none */
-	char *queue;     /* mta, host and queue ID: the message, exactly */
+	const char *recipient; /* NULL when none; in the pass's arena */
+	const char *queue;     /* mta, host and queue ID: the message, exactly */
 };
 
 struct msg_pass {
 	sqlite3 *db;
 	struct patterns *pats;
-	sqlite3_stmt *load, *upd, *ins, *mis;
-	struct msg_event *ev;
+	sqlite3_stmt *load, *upd, *ins, *mis, *response;
+	struct msg_event *ev; /* one message's events (or several whose keys collide) */
 	size_t n, cap;
+	char *arena; /* their texts, NUL-terminated; offsets until the message is whole */
+	size_t used, size;
 	struct chain_link *chain;
 	size_t chain_cap;
 };
 
-static char *
-dup_column(sqlite3_stmt *s, int i)
+/* arena_add - copy column I of S into the arena; its offset, or
+ * SIZE_MAX for NULL */
+static size_t
+arena_add(struct msg_pass *mp, sqlite3_stmt *s, int i)
 {
 	const char *t = (const char *)sqlite3_column_text(s, i);
+	size_t n = (size_t)sqlite3_column_bytes(s, i), off = mp->used;
 
-	return t == NULL ? NULL : xstrndup(t, (size_t)sqlite3_column_bytes(s, i));
+	if (t == NULL)
+		return SIZE_MAX;
+	if (mp->used + n + 1 > mp->size) {
+		mp->size = (mp->used + n + 1) * 2;
+		mp->arena = xreallocarray(mp->arena, mp->size, 1);
+	}
+	memcpy(mp->arena + off, t, n);
+	mp->arena[off + n] = '\0';
+	mp->used += n + 1;
+	return off;
 }
 
-static void
-msg_clear(struct msg_pass *mp)
+/* other_cause - does deferral ID's response name another cause than
+ * greylisting (read only for deferrals that end in acceptance) */
+static bool
+other_cause(struct msg_pass *mp, int64_t id)
 {
-	for (size_t i = 0; i < mp->n; i++) {
-		free(mp->ev[i].recipient);
-		free(mp->ev[i].queue);
-	}
-	mp->n = 0;
+	bool found = false;
+
+	sqlite3_reset(mp->response);
+	sqlite3_bind_int64(mp->response, 1, id);
+	if (sqlite3_step(mp->response) == SQLITE_ROW &&
+	    sqlite3_column_type(mp->response, 0) != SQLITE_NULL)
+		found = patterns_signature(mp->pats, "other-cause",
+		                           (const char *)sqlite3_column_text(mp->response, 0),
+		                           (size_t)sqlite3_column_bytes(mp->response, 0)) != NULL;
+	sqlite3_reset(mp->response);
+	return found;
 }
 
 /* msg_event_cmp - by message, recipient (none first), time (none first), id */
@@ -365,8 +388,8 @@ judge_recipient(struct msg_pass *mp, size_t a, size_t b, const struct msg_event 
 					mp->chain = xreallocarray(mp->chain, mp->chain_cap,
 					                          sizeof *mp->chain);
 				}
-				mp->chain[n++] =
-				    (struct chain_link){c->id, c->ts, c->other_cause, c->text_grey};
+				mp->chain[n++] = (struct chain_link){
+				    c->id, c->ts, other_cause(mp, c->id), c->text_grey};
 			}
 			if (chain_finish(mp->upd, mp->ins, mp->chain, n, s->id, s->ts) != 0)
 				return -1;
@@ -425,90 +448,109 @@ judge_message(struct msg_pass *mp)
 	return 0;
 }
 
-/* pass_messages - read each message with a failure in play, and judge it */
+/* message_done - judge the message loaded, and start the next */
+static int
+message_done(struct msg_pass *mp)
+{
+	int rc;
+
+	/* the arena may have moved while it grew: offsets become pointers */
+	for (size_t i = 0; i < mp->n; i++) {
+		struct msg_event *e = &mp->ev[i];
+
+		e->queue = mp->arena + (size_t)(uintptr_t)e->queue;
+		e->recipient = (uintptr_t)e->recipient == SIZE_MAX
+		                   ? NULL
+		                   : mp->arena + (size_t)(uintptr_t)e->recipient;
+	}
+	rc = judge_message(mp);
+	mp->n = 0;
+	mp->used = 0;
+	return rc;
+}
+
+/* pass_messages - read each message with a failure in play, with all its
+ * events, in one query (messages in order of their first failure, for
+ * locality), and judge it */
 static int
 pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
 {
 	struct msg_pass mp = {.db = db, .pats = pats};
-	sqlite3_stmt *keys = NULL;
+	int64_t cur = 0;
 	int rc = -1, step;
 
 	/* clang-format off */
+	if (run(db, "DROP TABLE IF EXISTS temp.msg_keys", 0, cause) != 0 ||
+	    run(db, "CREATE TEMP TABLE msg_keys(n INTEGER PRIMARY KEY, key INTEGER)", 0,
+	        cause) != 0 ||
+	    run(db,
+	    "INSERT INTO temp.msg_keys(key) SELECT d.message_key FROM temp.in_play p"
+	    " CROSS JOIN events d ON d.id = p.id WHERE d.message_key IS NOT NULL"
+	    " GROUP BY d.message_key ORDER BY min(d.id)", 0, cause) != 0)
+		return -1;
 	if (sqlite3_prepare_v2(db,
-	    "SELECT d.message_key FROM temp.in_play p CROSS JOIN events d ON d.id = p.id"
-	    " WHERE d.message_key IS NOT NULL GROUP BY d.message_key ORDER BY min(d.id)",
-	    -1, &keys, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	    "SELECT e.id, e.ts_epoch, e.status, e.class, e.recipient,"
+	    "SELECT k.key, e.id, e.ts_epoch, e.status, e.class, e.recipient,"
 	    " e.mta || ' ' || quote(e.host) || ' ' || e.queue_id,"
-	    " p.id IS NOT NULL, g.event_id IS NOT NULL,"
-	    " CASE WHEN e.status = 'deferred' THEN e.response END"
-	    " FROM events e LEFT JOIN temp.in_play p ON p.id = e.id"
-	    " LEFT JOIN greylisting g ON g.event_id = e.id WHERE e.message_key = ?1",
+	    " p.id IS NOT NULL, g.event_id IS NOT NULL"
+	    " FROM temp.msg_keys k CROSS JOIN events e ON e.message_key = k.key"
+	    " LEFT JOIN temp.in_play p ON p.id = e.id"
+	    " LEFT JOIN greylisting g ON g.event_id = e.id ORDER BY k.n",
 	    -1, &mp.load, NULL) != SQLITE_OK ||
-	    /* clang-format on */
+	    sqlite3_prepare_v2(db, "SELECT response FROM events WHERE id = ?1", -1, &mp.response,
+	        NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-	                       "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3"
-	                       " WHERE event_id = ?1",
-	                       -1, &mp.upd, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db,
-	        "INSERT OR IGNORE INTO greylisting(event_id, basis, direction,"
-	        " accepted_event_id, delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
-	        -1, &mp.ins, NULL) != SQLITE_OK ||
+	    "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3 WHERE event_id = ?1",
+	    -1, &mp.upd, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-	                       "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
-	                       " VALUES (?1, ?2, ?3)",
-	                       -1, &mp.mis, NULL) != SQLITE_OK)
+	    "INSERT OR IGNORE INTO greylisting(event_id, basis, direction, accepted_event_id,"
+	    " delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
+	    -1, &mp.ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail) VALUES (?1, ?2, ?3)",
+	    -1, &mp.mis, NULL) != SQLITE_OK)
 		goto db_error;
-	while ((step = sqlite3_step(keys)) == SQLITE_ROW) {
-		int lrc;
+	/* clang-format on */
+	/* The findings written while this query runs are about events of the
+	 * message already read; the query reads no later row of theirs. */
+	while ((step = sqlite3_step(mp.load)) == SQLITE_ROW) {
+		struct msg_event *e;
+		const char *st = (const char *)sqlite3_column_text(mp.load, 3);
+		int64_t key = sqlite3_column_int64(mp.load, 0);
 
-		sqlite3_reset(mp.load);
-		sqlite3_bind_int64(mp.load, 1, sqlite3_column_int64(keys, 0));
-		while ((lrc = sqlite3_step(mp.load)) == SQLITE_ROW) {
-			struct msg_event *e;
-			const char *st = (const char *)sqlite3_column_text(mp.load, 2);
-
-			if (mp.n == mp.cap) {
-				mp.cap = mp.cap ? mp.cap * 2 : 64;
-				mp.ev = xreallocarray(mp.ev, mp.cap, sizeof *mp.ev);
-			}
-			e = &mp.ev[mp.n++];
-			e->id = sqlite3_column_int64(mp.load, 0);
-			e->has_ts = sqlite3_column_type(mp.load, 1) != SQLITE_NULL;
-			e->ts = sqlite3_column_int64(mp.load, 1);
-			e->status = status_parse(st, st != NULL ? strlen(st) : 0);
-			e->klass = sqlite3_column_type(mp.load, 3) == SQLITE_NULL
-			               ? -1
-			               : sqlite3_column_int(mp.load, 3);
-			e->recipient = dup_column(mp.load, 4);
-			e->queue = dup_column(mp.load, 5);
-			e->in_play = sqlite3_column_int(mp.load, 6) != 0;
-			e->text_grey = sqlite3_column_int(mp.load, 7) != 0;
-			e->chained = false;
-			e->other_cause =
-			    sqlite3_column_type(mp.load, 8) != SQLITE_NULL &&
-			    patterns_signature(pats, "other-cause",
-			                       (const char *)sqlite3_column_text(mp.load, 8),
-			                       (size_t)sqlite3_column_bytes(mp.load, 8)) != NULL;
-		}
-		if (lrc != SQLITE_DONE || judge_message(&mp) != 0)
+		if (mp.n > 0 && key != cur && message_done(&mp) != 0)
 			goto db_error;
-		msg_clear(&mp);
+		cur = key;
+		if (mp.n == mp.cap) {
+			mp.cap = mp.cap ? mp.cap * 2 : 64;
+			mp.ev = xreallocarray(mp.ev, mp.cap, sizeof *mp.ev);
+		}
+		e = &mp.ev[mp.n++];
+		e->id = sqlite3_column_int64(mp.load, 1);
+		e->has_ts = sqlite3_column_type(mp.load, 2) != SQLITE_NULL;
+		e->ts = sqlite3_column_int64(mp.load, 2);
+		e->status = status_parse(st, st != NULL ? strlen(st) : 0);
+		e->klass = sqlite3_column_type(mp.load, 4) == SQLITE_NULL
+		               ? -1
+		               : sqlite3_column_int(mp.load, 4);
+		/* offsets into the arena, made pointers by message_done() */
+		e->recipient = (const char *)(uintptr_t)arena_add(&mp, mp.load, 5);
+		e->queue = (const char *)(uintptr_t)arena_add(&mp, mp.load, 6);
+		e->in_play = sqlite3_column_int(mp.load, 7) != 0;
+		e->text_grey = sqlite3_column_int(mp.load, 8) != 0;
+		e->chained = false;
 	}
-	if (step != SQLITE_DONE)
+	if (step != SQLITE_DONE || (mp.n > 0 && message_done(&mp) != 0))
 		goto db_error;
 	rc = 0;
 	goto out;
 db_error:
 	set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
 out:
-	msg_clear(&mp);
 	free(mp.ev);
+	free(mp.arena);
 	free(mp.chain);
-	sqlite3_finalize(keys);
 	sqlite3_finalize(mp.load);
+	sqlite3_finalize(mp.response);
 	sqlite3_finalize(mp.upd);
 	sqlite3_finalize(mp.ins);
 	sqlite3_finalize(mp.mis);
