@@ -860,7 +860,7 @@ store_prune(struct store *st, int64_t epoch, char **cause)
 {
 	static const char *const sql[] = {
 	    "DELETE FROM events WHERE ts_epoch < ?1",
-	    "DELETE FROM tallies WHERE period >= 0 AND period < ?1 / " TALLY_SECONDS_SQL,
+	    ("DELETE FROM tallies WHERE period >= 0 AND period < ?1 / " TALLY_SECONDS_SQL),
 	    "DELETE FROM greylisting WHERE event_id NOT IN (SELECT id FROM events)",
 	    "DELETE FROM miscategorized WHERE event_id NOT IN (SELECT id FROM events)",
 	};
