@@ -232,6 +232,8 @@ struct msg_pass {
 	size_t used, size;
 	struct chain_link *chain;
 	size_t chain_cap;
+	size_t *scratch; /* judge_recipient's indexes */
+	size_t scratch_cap;
 };
 
 /* arena_add - copy column I of S into the arena; its offset, or
@@ -292,61 +294,71 @@ msg_event_cmp(const void *pa, const void *pb)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* first_from - in EV[from..to) sorted by time, the first event (by time,
- * then id) of a status in WANT at or after time T and at most T + WINDOW
- * (WINDOW < 0: no bound); events at T but before FROM count too, so the
- * caller passes the start of T's run of equal times */
-static const struct msg_event *
-first_from(const struct msg_event *ev, size_t from, size_t to, int64_t t, unsigned want,
-           int64_t window)
+#define NONE SIZE_MAX
+
+/* index_next - for one recipient's N events EV sorted by time, NEXT[i] :=
+ * the first event at or after EV[i]'s time (events of equal time before it
+ * included: RUN[i] is the first of them) whose status is in WANT, or NONE;
+ * one pass from the end, so a recipient with many events costs linear time */
+static void
+index_next(const struct msg_event *ev, size_t n, const size_t *run, unsigned want, size_t *next)
 {
-	for (size_t i = from; i < to; i++) {
-		if (!ev[i].has_ts || ev[i].ts < t)
-			continue;
-		if (window >= 0 && ev[i].ts > t + window)
-			return NULL;
-		if (want & (1u << ev[i].status))
-			return &ev[i];
+	size_t cand = NONE;
+
+	for (size_t i = n; i-- > 0;) {
+		if (ev[i].has_ts && (want & (1u << ev[i].status)))
+			cand = i;
+		next[i] = cand;
 	}
-	return NULL;
+	for (size_t i = 0; i < n; i++)
+		next[i] = next[run[i]];
+}
+
+/* within - EV[J] if it is no later than T + WINDOW (WINDOW < 0: no bound) */
+static const struct msg_event *
+within(const struct msg_event *ev, size_t j, int64_t t, int64_t window)
+{
+	if (j == NONE || (window >= 0 && ev[j].ts > t + window))
+		return NULL;
+	return &ev[j];
 }
 
 #define WANT(s) (1u << (s))
 
-/* run_start - the first of EV[a..i] with EV[i]'s time */
-static size_t
-run_start(const struct msg_event *ev, size_t a, size_t i)
-{
-	while (i > a && ev[i].has_ts && ev[i - 1].has_ts && ev[i - 1].ts == ev[i].ts)
-		i--;
-	return i;
-}
-
-/* judge_recipient - the findings of one recipient's events EV[a..b) of one
+/* judge_recipient - the findings of one recipient's N events EV of one
  * message, sorted by time; EXPIRIES: the message's expiries logged without
  * a recipient (NEXP of them), which end every recipient's deferrals too.
  * ANONYMOUS: events without a recipient, which match only those. */
 static int
-judge_recipient(struct msg_pass *mp, size_t a, size_t b, const struct msg_event *expiries,
-                size_t nexp, bool anonymous)
+judge_recipient(struct msg_pass *mp, struct msg_event *ev, size_t n,
+                const struct msg_event *expiries, size_t nexp, bool anonymous)
 {
-	struct msg_event *ev = mp->ev;
-	/* with no recipient, no other event is the same recipient's */
-	size_t end = anonymous ? a : b;
+	size_t *run, *sent, *ended;
 
-	for (size_t i = a; i < b; i++) {
+	if (n > mp->scratch_cap / 3) {
+		mp->scratch_cap = 3 * n;
+		mp->scratch = xreallocarray(mp->scratch, mp->scratch_cap, sizeof *mp->scratch);
+	}
+	run = mp->scratch;
+	sent = run + n;
+	ended = sent + n;
+	for (size_t i = 0; i < n; i++)
+		run[i] = i > 0 && ev[i].has_ts && ev[i - 1].has_ts && ev[i - 1].ts == ev[i].ts
+		             ? run[i - 1]
+		             : i;
+	/* with no recipient, no other event is the same recipient's */
+	index_next(ev, n, run, anonymous ? 0 : WANT(STATUS_SENT), sent);
+	index_next(ev, n, run, anonymous ? 0 : WANT(STATUS_EXPIRED) | WANT(STATUS_BOUNCED), ended);
+	for (size_t i = 0; i < n; i++) {
 		struct msg_event *d = &ev[i];
 		const struct msg_event *x, *s;
-		size_t run = run_start(ev, a, i);
 
 		if (!d->in_play || !d->has_ts)
 			continue;
 		/* 4xx-until-expiry: never delivered at or after it; expired or
 		 * bounced within the message window */
-		if (d->status == STATUS_DEFERRED && d->klass == 4 &&
-		    first_from(ev, run, end, d->ts, WANT(STATUS_SENT), -1) == NULL) {
-			x = first_from(ev, run, end, d->ts,
-			               WANT(STATUS_EXPIRED) | WANT(STATUS_BOUNCED), MESSAGE_WINDOW);
+		if (d->status == STATUS_DEFERRED && d->klass == 4 && sent[i] == NONE) {
+			x = within(ev, ended[i], d->ts, MESSAGE_WINDOW);
 			for (size_t k = 0; k < nexp; k++) {
 				const struct msg_event *q = &expiries[k];
 
@@ -362,36 +374,34 @@ judge_recipient(struct msg_pass *mp, size_t a, size_t b, const struct msg_event 
 		}
 		/* 5xx-then-delivered */
 		if ((d->status == STATUS_DEFERRED || d->status == STATUS_BOUNCED) &&
-		    d->klass == 5 &&
-		    first_from(ev, run, end, d->ts, WANT(STATUS_SENT), MESSAGE_WINDOW) != NULL &&
+		    d->klass == 5 && within(ev, sent[i], d->ts, MESSAGE_WINDOW) != NULL &&
 		    insert_finding(mp->mis, d->id, "5xx-then-delivered", NULL) != 0)
 			return -1;
 		/* greylisting by retry: the 4xx deferrals whose first acceptance
 		 * within the window is the same form a chain, judged as a whole
-		 * when its first deferral is met */
+		 * when its first deferral is met; they all lie between it and
+		 * the acceptance (or share the acceptance's time) */
 		if (d->status == STATUS_DEFERRED && d->klass == 4 && !d->chained &&
-		    (s = first_from(ev, run, end, d->ts, WANT(STATUS_SENT), GREYLIST_MAX_DELAY)) !=
-		        NULL) {
-			size_t n = 0;
+		    (s = within(ev, sent[i], d->ts, GREYLIST_MAX_DELAY)) != NULL) {
+			size_t len = 0;
 
-			for (size_t k = i; k < end && ev[k].ts <= s->ts; k++) {
+			for (size_t k = i; k < n && ev[k].ts <= s->ts; k++) {
 				struct msg_event *c = &ev[k];
 
 				if (!c->in_play || !c->has_ts || c->status != STATUS_DEFERRED ||
 				    c->klass != 4 || c->chained ||
-				    first_from(ev, run_start(ev, a, k), end, c->ts,
-				               WANT(STATUS_SENT), GREYLIST_MAX_DELAY) != s)
+				    within(ev, sent[k], c->ts, GREYLIST_MAX_DELAY) != s)
 					continue;
 				c->chained = true;
-				if (n == mp->chain_cap) {
+				if (len == mp->chain_cap) {
 					mp->chain_cap = mp->chain_cap ? mp->chain_cap * 2 : 16;
 					mp->chain = xreallocarray(mp->chain, mp->chain_cap,
 					                          sizeof *mp->chain);
 				}
-				mp->chain[n++] = (struct chain_link){
+				mp->chain[len++] = (struct chain_link){
 				    c->id, c->ts, other_cause(mp, c->id), c->text_grey};
 			}
-			if (chain_finish(mp->upd, mp->ins, mp->chain, n, s->id, s->ts) != 0)
+			if (chain_finish(mp->upd, mp->ins, mp->chain, len, s->id, s->ts) != 0)
 				return -1;
 		}
 	}
@@ -429,14 +439,14 @@ judge_message(struct msg_pass *mp)
 				if (mp->ev[k].status == STATUS_EXPIRED)
 					exp[e++] = mp->ev[k];
 			/* recipient-less deferrals: only the expiry can judge them */
-			rc = judge_recipient(mp, a, b, exp, nexp, true);
+			rc = judge_recipient(mp, mp->ev + a, b - a, exp, nexp, true);
 			for (size_t r = b; rc == 0 && r < q;) {
 				size_t end = r + 1;
 
 				while (end < q &&
 				       strcmp(mp->ev[end].recipient, mp->ev[r].recipient) == 0)
 					end++;
-				rc = judge_recipient(mp, r, end, exp, nexp, false);
+				rc = judge_recipient(mp, mp->ev + r, end - r, exp, nexp, false);
 				r = end;
 			}
 			free(exp);
@@ -549,6 +559,7 @@ out:
 	free(mp.ev);
 	free(mp.arena);
 	free(mp.chain);
+	free(mp.scratch);
 	sqlite3_finalize(mp.load);
 	sqlite3_finalize(mp.response);
 	sqlite3_finalize(mp.upd);

@@ -105,5 +105,16 @@ case_ "newer schema" 2 "$tmp/new.db: database schema version 99 is newer" -- "$b
 printf 'this is not a database, just text that is long enough to be read as a header..........\n' >"$tmp/notdb.db"
 case_ "not a database" 2 "$tmp/notdb.db: file is not a database" -- "$bin" --db "$tmp/notdb.db" "$tmp/good.log"
 
+# one recipient of one message deferred 30,000 times (a queue ID reused for
+# months, or a crafted log): the analysis is linear in a message's events
+awk 'BEGIN {
+    for (i = 0; i < 30000; i++)
+        printf "Nov 27 %02d:%02d:%02d mx postfix/smtp[1]: 5A1B2C3D4E: to=<u@example.com>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.example.com[192.0.2.1]:25: Connection timed out)\n", int(i / 3600) % 24, int(i / 60) % 60, i % 60
+    print "Nov 27 23:59:59 mx postfix/qmgr[2]: 5A1B2C3D4E: from=<s@example.org>, status=expired, returned to sender"
+}' >"$tmp/retries.log"
+case_ "30,000 deferrals of one recipient" 0 "" -- timeout 60 "$bin" --db "$tmp/retries.db" --year 2026 "$tmp/retries.log"
+[ "$(sqlite3 "$tmp/retries.db" "select count(*) from miscategorized where rule = '4xx-until-expiry'")" = 30000 ] &&
+    ok || bad "30,000 deferrals until expiry flagged"
+
 echo "badinput: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
