@@ -834,6 +834,13 @@ store_begin(struct store *st, char **cause)
 }
 
 void
+store_release_memory(struct store *st)
+{
+	sqlite3_db_release_memory(st->db);
+	(void)sqlite3_exec(st->db, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
+}
+
+void
 store_rollback(struct store *st)
 {
 	if (st->in_tx)

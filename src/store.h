@@ -71,6 +71,9 @@ int store_restore_indexes(struct store *st, char **cause);
 int store_begin(struct store *st, char **cause);
 /* store_commit - commit what is pending */
 int store_commit(struct store *st, char **cause);
+/* store_release_memory - free the unused page cache and halve it (to 8
+ * MiB), for the stages after ingestion that read more than they write */
+void store_release_memory(struct store *st);
 /* store_rollback - drop what the open transaction holds */
 void store_rollback(struct store *st);
 
