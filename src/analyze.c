@@ -1,13 +1,15 @@
 /*
  * analyze.c - greylisting and miscategorized replies over the database.
  *
- * Two passes over the failures in play (new ones and their messages'):
- *  1. text: each 4xx/5xx failure's response against the wording signatures
- *     of patterns/signatures.pat: greylisting by text (4xx only),
+ * Two kinds of findings:
+ *  1. text, judged on each failure as it is extracted (analyze_event_text)
+ *     and stored with it: its response against the wording signatures of
+ *     patterns/signatures.pat: greylisting by text (4xx only),
  *     class-mismatch (the remote's own reply and enhanced codes disagree),
  *     transient-text-under-5xx, permanent-text-under-4xx;
- *  2. messages: each message with a failure in play is read once, with all
- *     its events, and judged in C, one recipient at a time:
+ *  2. messages, after ingestion, over the failures in play (new ones and
+ *     their messages'): each message with a failure in play is read once,
+ *     with all its events, and judged in C, one recipient at a time:
  *     - retries: chains of 4xx deferrals ending in one acceptance are
  *       greylisting by behaviour when the delay fits and no deferral of
  *       the chain names another cause;
@@ -68,9 +70,14 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 		    "  AND message_key IS NOT NULL) k"
 		    " ON e.message_key = k.message_key WHERE e.id <= ?1 AND e.status <> 'sent'",
 		    after, cause) != 0) ||
-	    run(db, "DELETE FROM greylisting WHERE event_id IN (SELECT id FROM temp.in_play)",
-		0, cause) != 0 ||
-	    run(db, "DELETE FROM miscategorized WHERE event_id IN (SELECT id FROM temp.in_play)",
+	    /* what the messages' events tell is judged again; what each
+	     * event's own text tells was stored with it and stays */
+	    run(db, "DELETE FROM greylisting WHERE basis = 'retry'"
+		" AND event_id IN (SELECT id FROM temp.in_play)", 0, cause) != 0 ||
+	    run(db, "UPDATE greylisting SET accepted_event_id = NULL, delay = NULL"
+		" WHERE event_id IN (SELECT id FROM temp.in_play)", 0, cause) != 0 ||
+	    run(db, "DELETE FROM miscategorized WHERE rule IN ('4xx-until-expiry',"
+		" '5xx-then-delivered') AND event_id IN (SELECT id FROM temp.in_play)",
 		0, cause) != 0
 	    ? -1 : 0;
 	/* clang-format on */
@@ -89,81 +96,27 @@ insert_finding(sqlite3_stmt *ins, int64_t id, const char *rule, const char *deta
 	return sqlite3_step(ins) == SQLITE_DONE ? 0 : -1;
 }
 
-/* pass_text - signatures and code classes, one event at a time */
-static int
-pass_text(sqlite3 *db, struct patterns *pats, char **cause)
+void
+analyze_event_text(struct patterns *pats, struct event *ev)
 {
-	sqlite3_stmt *sel = NULL, *grey = NULL, *mis = NULL;
-	int rc = -1;
+	const char *text = ev->response.p;
+	size_t len = ev->response.n;
 
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT e.id, e.status, e.class, e.reply_code, e.enhanced_code, e.enhanced_source,"
-	        " e.response FROM temp.in_play p CROSS JOIN events e ON e.id = p.id"
-	        " WHERE e.status IN ('deferred', 'rejected', 'bounced', 'expired')"
-	        " AND e.class IN (4, 5)",
-	        -1, &sel, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db,
-	        "INSERT OR REPLACE INTO greylisting(event_id, basis, signature, direction)"
-	        " VALUES (?1, 'text', ?2, ?3)",
-	        -1, &grey, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db,
-	        "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail) VALUES (?1, ?2, ?3)",
-	        -1, &mis, NULL) != SQLITE_OK) {
-		set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	while (sqlite3_step(sel) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(sel, 0);
-		const char *status = (const char *)sqlite3_column_text(sel, 1);
-		int klass = sqlite3_column_int(sel, 2);
-		int reply = sqlite3_column_int(sel, 3);
-		const char *enh = (const char *)sqlite3_column_text(sel, 4);
-		const char *source = (const char *)sqlite3_column_text(sel, 5);
-		const char *text = (const char *)sqlite3_column_text(sel, 6);
-		size_t len = (size_t)sqlite3_column_bytes(sel, 6);
-		const char *sig;
-
-		if (reply != 0 && enh != NULL && source != NULL && strcmp(source, "reply") == 0 &&
-		    reply / 100 != enh[0] - '0') {
-			char detail[32];
-
-			snprintf(detail, sizeof detail, "%d %s", reply, enh);
-			if (insert_finding(mis, id, "class-mismatch", detail) != 0)
-				goto db_error;
-		}
-		if (text == NULL)
-			continue;
-		if (klass == 4 && (sig = patterns_signature(pats, "greylist", text, len)) != NULL) {
-			sqlite3_reset(grey);
-			sqlite3_bind_int64(grey, 1, id);
-			sqlite3_bind_text(grey, 2, sig, -1, SQLITE_STATIC);
-			sqlite3_bind_text(grey, 3,
-			                  strcmp(status, "rejected") == 0 ? "inbound" : "outbound",
-			                  -1, SQLITE_STATIC);
-			if (sqlite3_step(grey) != SQLITE_DONE)
-				goto db_error;
-		}
-		if (klass == 5 &&
-		    (sig = patterns_signature(pats, "transient", text, len)) != NULL &&
-		    insert_finding(mis, id, "transient-text-under-5xx", sig) != 0)
-			goto db_error;
-		if (klass == 4 &&
-		    (sig = patterns_signature(pats, "permanent", text, len)) != NULL &&
-		    insert_finding(mis, id, "permanent-text-under-4xx", sig) != 0)
-			goto db_error;
-	}
-	rc = 0;
-	goto out;
-db_error:
-	set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
-out:
-	sqlite3_finalize(sel);
-	sqlite3_finalize(grey);
-	sqlite3_finalize(mis);
-	return rc;
+	ev->greylist_sig = ev->transient_sig = ev->permanent_sig = NULL;
+	ev->class_mismatch = false;
+	if (ev->status == STATUS_SENT || ev->status == STATUS_NONE ||
+	    (ev->class_code != 4 && ev->class_code != 5))
+		return;
+	ev->class_mismatch = ev->reply_code != 0 && ev->enhanced_code[0] != '\0' &&
+	                     !ev->enhanced_from_dsn &&
+	                     ev->reply_code / 100 != ev->enhanced_code[0] - '0';
+	if (text == NULL)
+		return;
+	if (ev->class_code == 4) {
+		ev->greylist_sig = patterns_signature(pats, "greylist", text, len);
+		ev->permanent_sig = patterns_signature(pats, "permanent", text, len);
+	} else
+		ev->transient_sig = patterns_signature(pats, "transient", text, len);
 }
 
 struct chain_link {
@@ -591,7 +544,7 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 {
 	sqlite3 *db = store_db(st);
 	int64_t after_id = analyzed_through(db), last_id = store_max_event_id(st);
-	struct timespec t[4];
+	struct timespec t[3];
 	bool timing = getenv("SMTPLOG_TIMING") != NULL;
 
 	if (last_id <= after_id)
@@ -600,16 +553,13 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	if (store_begin(st, cause) != 0 || select_in_play(db, after_id, cause) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t[1]);
-	if (pass_text(db, pats, cause) != 0)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t[2]);
 	if (pass_messages(db, pats, cause) != 0)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t[3]);
+	clock_gettime(CLOCK_MONOTONIC, &t[2]);
 	if (timing) {
-		static const char *const names[] = {"in play", "text", "messages"};
+		static const char *const names[] = {"in play", "messages"};
 
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 2; i++)
 			fprintf(stderr, "timing:   %-24s %.3f s\n", names[i],
 			        (double)(t[i + 1].tv_sec - t[i].tv_sec) +
 			            (double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);

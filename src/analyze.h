@@ -2,9 +2,11 @@
  * analyze.h - findings that need more than one line: greylisting and
  * miscategorized replies (SPEC section 3), computed over the database.
  *
- * Owns: the greylisting and miscategorized tables' contents.  Runs after
- * ingestion over the new events and every event of the same messages, so a
- * message whose lines span several files or runs is judged on all of them.
+ * Owns: the greylisting and miscategorized tables' contents.  What an
+ * event's own text tells is judged as it is extracted (analyze_event_text);
+ * what its message's other events tell runs after ingestion over the new
+ * events and every event of the same messages, so a message whose lines
+ * span several files or runs is judged on all of them.
  * Correlation key: MTA, host, queue ID and recipient, within time bounds
  * (Postfix reuses short queue IDs).
  */
@@ -23,6 +25,13 @@
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x)  STRINGIFY_(x)
+
+/* analyze_event_text - the findings of EV's own text and codes, for the
+ * store to write with it: greylisting by text, class-mismatch,
+ * transient-text-under-5xx, permanent-text-under-4xx.  Called on each
+ * failure as it is extracted, so that no pass over the database is needed
+ * for them. */
+void analyze_event_text(struct patterns *pats, struct event *ev);
 
 /* analyze_events - (re)compute findings for the events stored since the
  * last analysis (meta 'analyzed_through') and all events sharing a message

@@ -69,6 +69,12 @@ struct event {
 	int class_code, subject, detail; /* -1 when unknown */
 	int default_class;               /* the rule's class for code-less lines, or 0 */
 	char reason[REASON_MAX + 1];
+	/* findings of the event's own text (analyze_event_text), stored with it;
+	 * the names are the signatures', owned by the patterns */
+	const char *greylist_sig;  /* greylisting by text */
+	const char *transient_sig; /* transient-text-under-5xx */
+	const char *permanent_sig; /* permanent-text-under-4xx */
+	bool class_mismatch;       /* the reply's class is not its enhanced code's */
 };
 
 const char *mta_name(enum mta mta);

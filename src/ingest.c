@@ -12,6 +12,7 @@
 
 #include "ingest.h"
 
+#include "analyze.h"
 #include "diag.h"
 #include "envelope.h"
 #include "extract.h"
@@ -353,6 +354,7 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 				for (size_t i = 0; i < n; i++) {
 					if (opt->redact != NULL)
 						redact_event(opt->redact, &events[i]);
+					analyze_event_text(pats, &events[i]);
 					if (!batch_add(b, line.line_no, &env, &events[i])) {
 						b = pipeline_submit(&pl, b);
 						b->src = src;

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +49,31 @@ struct tally_cache {
 	size_t arena_used;
 };
 
+/*
+ * Checkpoints (copying the WAL back into the database file, and the fsyncs
+ * that go with it) are made on a thread of their own, through a second
+ * connection, rather than by the committing thread: that thread is the
+ * ingest's bottleneck, and a passive checkpoint neither blocks it nor
+ * waits for it.  The WAL hook wakes the checkpointer once the WAL holds
+ * CHECKPOINT_PAGES pages.
+ */
+#define CHECKPOINT_PAGES 1000
+
+struct checkpointer {
+	sqlite3 *db; /* its own connection; NULL: SQLite's own auto-checkpoint */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool pending, closing;
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
 	bool in_tx;
+	struct checkpointer ckpt;
 	sqlite3_stmt *insert_event;
+	sqlite3_stmt *insert_greylisting, *insert_miscategorized; /* an event's text findings */
 	sqlite3_stmt *tally_event;
 	struct tally_cache tallies;
 	sqlite3_stmt *update_source;
@@ -313,6 +334,95 @@ create_private(const char *path, char **cause)
 	return 0;
 }
 
+static void *
+checkpointer_main(void *arg)
+{
+	struct checkpointer *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->pending && !c->closing)
+			pthread_cond_wait(&c->wake, &c->lock);
+		if (!c->pending)
+			break;
+		c->pending = false;
+		pthread_mutex_unlock(&c->lock);
+		/* passive: copies what no reader still needs; a busy database
+		 * is simply checkpointed next time */
+		(void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* wal_grown - SQLite's WAL hook, after each commit: N pages in the WAL */
+static int
+wal_grown(void *arg, sqlite3 *db, const char *name, int n)
+{
+	struct checkpointer *c = arg;
+
+	(void)db;
+	(void)name;
+	if (n >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&c->lock);
+		c->pending = true;
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return SQLITE_OK;
+}
+
+/* checkpointer_start - checkpoint ST's WAL on a thread of its own; where
+ * that cannot be had (one CPU, no second connection), SQLite's own
+ * auto-checkpoint stays */
+static void
+checkpointer_start(struct store *st)
+{
+	struct checkpointer *c = &st->ckpt;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+	    sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	        SQLITE_OK) {
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->wake);
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return;
+	}
+	/* replaces the auto-checkpoint, which is itself a WAL hook */
+	sqlite3_wal_hook(st->db, wal_grown, c);
+}
+
+/* checkpointer_stop - let a checkpoint under way finish, then close */
+static void
+checkpointer_stop(struct store *st)
+{
+	struct checkpointer *c = &st->ckpt;
+
+	if (c->db == NULL)
+		return;
+	sqlite3_wal_hook(st->db, NULL, NULL);
+	pthread_mutex_lock(&c->lock);
+	c->closing = true;
+	c->pending = false;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->wake);
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
 struct store *
 store_open(const char *path, char **cause)
 {
@@ -379,8 +489,10 @@ store_open(const char *path, char **cause)
 			goto fail;
 		}
 	}
-	if (!memory)
+	if (!memory) {
 		(void)chmod(path, 0600);
+		checkpointer_start(st);
+	}
 	if (prepare(
 	        st,
 	        "INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
@@ -390,6 +502,14 @@ store_open(const char *path, char **cause)
 	        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
 	        "?21,?22,?23,?24,?25,?26,?27)",
 	        &st->insert_event, cause) != 0 ||
+	    prepare(st,
+	            "INSERT OR REPLACE INTO greylisting(event_id, basis, signature, direction)"
+	            " VALUES (?1, 'text', ?2, ?3)",
+	            &st->insert_greylisting, cause) != 0 ||
+	    prepare(st,
+	            "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
+	            " VALUES (?1, ?2, ?3)",
+	            &st->insert_miscategorized, cause) != 0 ||
 	    prepare(st,
 	            "INSERT INTO tallies VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 	            " ON CONFLICT DO UPDATE SET events = events + excluded.events,"
@@ -415,7 +535,10 @@ store_close(struct store *st)
 		return;
 	if (st->in_tx)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	checkpointer_stop(st);
 	sqlite3_finalize(st->insert_event);
+	sqlite3_finalize(st->insert_greylisting);
+	sqlite3_finalize(st->insert_miscategorized);
 	sqlite3_finalize(st->tally_event);
 	sqlite3_finalize(st->update_source);
 	sqlite3_close(st->db);
@@ -685,6 +808,57 @@ tallies_add(struct store *st, int64_t source_id, int64_t period, enum mta mta, e
 	return 0;
 }
 
+/* step_finding - run S once with event ID, the text TEXT at ?2 and
+ * DETAIL at ?3 (NULL for none) */
+static int
+step_finding(struct store *st, sqlite3_stmt *s, int64_t id, const char *text, const char *detail,
+             char **cause)
+{
+	int rc;
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	if (detail != NULL)
+		sqlite3_bind_text(s, 3, detail, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 3);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* add_text_findings - the findings of event ID's own text, as
+ * analyze_event_text() judged them */
+static int
+add_text_findings(struct store *st, int64_t id, const struct event *ev, char **cause)
+{
+	if (ev->greylist_sig != NULL &&
+	    step_finding(st, st->insert_greylisting, id, ev->greylist_sig,
+	                 ev->status == STATUS_REJECTED ? "inbound" : "outbound", cause) != 0)
+		return -1;
+	if (ev->class_mismatch) {
+		char detail[32];
+
+		snprintf(detail, sizeof detail, "%d %s", ev->reply_code, ev->enhanced_code);
+		if (step_finding(st, st->insert_miscategorized, id, "class-mismatch", detail,
+		                 cause) != 0)
+			return -1;
+	}
+	if (ev->transient_sig != NULL &&
+	    step_finding(st, st->insert_miscategorized, id, "transient-text-under-5xx",
+	                 ev->transient_sig, cause) != 0)
+		return -1;
+	if (ev->permanent_sig != NULL &&
+	    step_finding(st, st->insert_miscategorized, id, "permanent-text-under-4xx",
+	                 ev->permanent_sig, cause) != 0)
+		return -1;
+	return 0;
+}
+
 int
 store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
                 const struct envelope *env, const struct event *ev, char **cause)
@@ -762,6 +936,10 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 		return -1;
 	}
 	sqlite3_reset(s);
+	if ((ev->greylist_sig != NULL || ev->transient_sig != NULL || ev->permanent_sig != NULL ||
+	     ev->class_mismatch) &&
+	    add_text_findings(st, sqlite3_last_insert_rowid(st->db), ev, cause) != 0)
+		return -1;
 	return tallies_add(st, src->id,
 	                   ts[0] == '\0' ? -1 : tally_period(envelope_ts_epoch(&env->ts)), ev->mta,
 	                   ev->status, (struct span){domain, dn},
