@@ -389,6 +389,13 @@ checkpointer_start(struct store *st)
 		return;
 	}
 	sqlite3_busy_timeout(c->db, 10000);
+	/* a connection learns that the database is in WAL mode when it first
+	 * reads it; until then a checkpoint does nothing */
+	if (sqlite3_exec(c->db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
 	if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
