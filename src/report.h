@@ -31,8 +31,19 @@ struct report_scope {
 
 struct report;
 
-/* report_build - run the report's queries; NULL with *cause */
+/* report_build - run the report's queries through DB; NULL with *cause */
 struct report *report_build(sqlite3 *db, const struct report_scope *scope, char **cause);
+
+/* report_start - the same report, begun at once on a thread of its own
+ * with a second connection to the database at PATH (DB's file), for the
+ * sections that do not read the findings; report_finish adds those once
+ * the analysis has committed (through DB alone when no second connection
+ * can be had).  SCOPE must stay valid until report_finish. */
+struct report_job;
+struct report_job *report_start(sqlite3 *db, const char *path, const struct report_scope *scope);
+/* report_finish - wait for the job, add the findings' sections; the
+ * report, or NULL with *cause.  Frees JOB. */
+struct report *report_finish(struct report_job *job, char **cause);
 void report_free(struct report *r);
 
 /* report_format_known - is NAME a format (text, json, csv, html)? */
