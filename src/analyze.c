@@ -83,19 +83,6 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 	/* clang-format on */
 }
 
-static int
-insert_finding(sqlite3_stmt *ins, int64_t id, const char *rule, const char *detail)
-{
-	sqlite3_reset(ins);
-	sqlite3_bind_int64(ins, 1, id);
-	sqlite3_bind_text(ins, 2, rule, -1, SQLITE_STATIC);
-	if (detail != NULL)
-		sqlite3_bind_text(ins, 3, detail, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(ins, 3);
-	return sqlite3_step(ins) == SQLITE_DONE ? 0 : -1;
-}
-
 void
 analyze_event_text(struct patterns *pats, struct event *ev)
 {
@@ -321,14 +308,14 @@ judge_recipient(struct msg_pass *mp, struct msg_event *ev, size_t n,
 				     (q->ts == x->ts && q->id < x->id)))
 					x = q;
 			}
-			if (x != NULL && insert_finding(mp->mis, d->id, "4xx-until-expiry",
-			                                status_name(x->status)) != 0)
+			if (x != NULL && store_insert_finding(mp->mis, d->id, "4xx-until-expiry",
+			                                      status_name(x->status)) != 0)
 				return -1;
 		}
 		/* 5xx-then-delivered */
 		if ((d->status == STATUS_DEFERRED || d->status == STATUS_BOUNCED) &&
 		    d->klass == 5 && within(ev, sent[i], d->ts, MESSAGE_WINDOW) != NULL &&
-		    insert_finding(mp->mis, d->id, "5xx-then-delivered", NULL) != 0)
+		    store_insert_finding(mp->mis, d->id, "5xx-then-delivered", NULL) != 0)
 			return -1;
 		/* greylisting by retry: the 4xx deferrals whose first acceptance
 		 * within the window is the same form a chain, judged as a whole

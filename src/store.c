@@ -815,23 +815,28 @@ tallies_add(struct store *st, int64_t source_id, int64_t period, enum mta mta, e
 	return 0;
 }
 
-/* step_finding - run S once with event ID, the text TEXT at ?2 and
- * DETAIL at ?3 (NULL for none) */
-static int
-step_finding(struct store *st, sqlite3_stmt *s, int64_t id, const char *text, const char *detail,
-             char **cause)
+int
+store_insert_finding(sqlite3_stmt *s, int64_t id, const char *text, const char *detail)
 {
 	int rc;
 
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
 	if (detail != NULL)
-		sqlite3_bind_text(s, 3, detail, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, detail, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(s, 3);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* step_finding - store_insert_finding(), with *cause on failure */
+static int
+step_finding(struct store *st, sqlite3_stmt *s, int64_t id, const char *text, const char *detail,
+             char **cause)
+{
+	if (store_insert_finding(s, id, text, detail) != 0) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		return -1;
 	}

@@ -53,6 +53,11 @@ void store_source_restart(struct source_state *src);
 /* store_add_event - insert one event of line LINE_NO of SRC */
 int store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
                     const struct envelope *env, const struct event *ev, char **cause);
+/* store_insert_finding - run S, an insert into greylisting or
+ * miscategorized, once with event ID at ?1, TEXT (a signature or rule name,
+ * kept as long as S runs) at ?2 and DETAIL (copied; NULL for none) at ?3;
+ * 0, or -1 with the error in S's connection */
+int store_insert_finding(sqlite3_stmt *s, int64_t id, const char *text, const char *detail);
 /* store_checkpoint - record SRC's progress and commit every event added
  * since the last checkpoint, in one transaction */
 int store_checkpoint(struct store *st, const struct source_state *src, char **cause);
