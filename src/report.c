@@ -777,9 +777,3 @@ report_finish(struct report_job *j, char **cause)
 	order_sections(r);
 	return r;
 }
-
-struct report *
-report_build(sqlite3 *db, const struct report_scope *scope, char **cause)
-{
-	return report_finish(report_start(db, NULL, scope), cause);
-}

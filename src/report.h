@@ -31,14 +31,12 @@ struct report_scope {
 
 struct report;
 
-/* report_build - run the report's queries through DB; NULL with *cause */
-struct report *report_build(sqlite3 *db, const struct report_scope *scope, char **cause);
-
-/* report_start - the same report, begun at once on a thread of its own
- * with a second connection to the database at PATH (DB's file), for the
+/* report_start - begin the report at once, on a thread of its own with a
+ * second connection to the database at PATH (DB's file, or NULL), for the
  * sections that do not read the findings; report_finish adds those once
- * the analysis has committed (through DB alone when no second connection
- * can be had).  SCOPE must stay valid until report_finish. */
+ * the analysis has committed.  Where no second connection can be had
+ * (PATH NULL or :memory:, one CPU), report_finish reads it all through DB.
+ * SCOPE must stay valid until report_finish. */
 struct report_job;
 struct report_job *report_start(sqlite3 *db, const char *path, const struct report_scope *scope);
 /* report_finish - wait for the job, add the findings' sections; the
