@@ -1,5 +1,6 @@
 /*
- * ingest.c - one input through the pipeline: read, envelope, extract, store.
+ * ingest.c - one input through the pipeline: read, envelope, extract, the
+ * findings of each failure's own text (analyze_event_text), store.
  *
  * The loop allocates nothing per line: lines are spans into the input's
  * buffer, events are copied into one of two preallocated batches, and SQLite

@@ -761,7 +761,7 @@ report_finish(struct report_job *j, char **cause)
 		pthread_join(j->thread, NULL);
 		rc = j->rc;
 		if (rc != 0)
-			set_cause(cause, "%s", j->cause);
+			set_cause(cause, "%s", j->cause ? j->cause : "report: failed");
 	} else
 		rc = build_counts(r, j->db, cause);
 	if (rc == 0)

@@ -4,9 +4,12 @@
  * Owns: the public schema (SPEC section 4) and its version, opening and
  * migrating a database, recognising an input already read (by a fingerprint
  * of its first bytes, not its name) and where to resume it, and inserting
- * events through statements prepared once, in large transactions that also
- * record each source's new offset, so a kill loses and duplicates nothing.
- * Does not own: reading inputs, or the report's queries (report.c).
+ * events (with the findings of their own text, judged by analyze.c) through
+ * statements prepared once, in large transactions that also record each
+ * source's new offset, so a kill loses and duplicates nothing; and
+ * checkpointing the WAL on a thread of its own.
+ * Does not own: reading inputs, deciding findings (analyze.c), or the
+ * report's queries (report.c).
  */
 #ifndef SMTPLOG_STORE_H
 #define SMTPLOG_STORE_H
