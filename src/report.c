@@ -13,6 +13,7 @@
 
 #include "diag.h"
 #include "redact.h"
+#include "report_agg.h"
 #include "report_model.h"
 #include "store.h"
 
@@ -36,28 +37,18 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
 #define REJECT_COLUMNS                                                                             \
 	"c.events, c.clients, c.recipients, c.enhanced_code, c.reply_code, c.reason, c.hint"
 
-/* CAUSE_SQL - one cause section: the events of STATUS grouped by enhanced
- * code, reply code and reason, with two spread counts, the knowledge base's
- * fix hint, and the first event's response as the example.  Reasons are
- * grouped by their key (an integer: long texts sort slowly) and read from
- * each group's first event; the distinct counts, costly, are made in a
- * second scan for the top causes only. */
+/* CAUSE_SQL - one cause section: the causes of STATUS (temp.causes: the
+ * events grouped by enhanced code, reply code and reason, with their spread
+ * counts), the knowledge base's fix hint, and the first event's response
+ * as the example.  Reasons are grouped by their key and read from each
+ * group's first event. */
 /* clang-format off */
-#define CAUSE_SQL(spread1, spread2, status, columns)                                               \
-	"WITH g AS (SELECT count(*) AS events, enhanced_code, reply_code, reason_key,"              \
-	"   min(id) AS example_id FROM temp.sev e WHERE" SCOPE_WHERE " AND status = '" status "'"  \
-	"   GROUP BY enhanced_code, reply_code, reason_key),"                                      \
-	" t AS MATERIALIZED (SELECT g.*, x.reason FROM g JOIN events x ON x.id = g.example_id"     \
+#define CAUSE_SQL(status, columns)                                                                 \
+	"WITH t AS MATERIALIZED (SELECT g.*, x.reason FROM temp.causes g"                          \
+	"   JOIN events x ON x.id = g.example_id WHERE g.status = '" status "'"                    \
 	"   ORDER BY g.events DESC, x.reason, g.enhanced_code, g.reply_code LIMIT ?4),"            \
-	" d AS (SELECT enhanced_code AS d_enhanced, reply_code AS d_reply, reason_key AS d_reason," \
-	"   " spread1 ", " spread2                                                                 \
-	"   FROM temp.sev e WHERE e.status = '" status "'"                                         \
-	"   AND e.reason_key IN (SELECT reason_key FROM t)"                                        \
-	"   GROUP BY enhanced_code, reply_code, reason_key),"                                      \
-	" c AS (SELECT t.*, d.*, coalesce((SELECT hint FROM codes WHERE code = t.enhanced_code),"  \
-	"   (SELECT hint FROM codes WHERE code = CAST(t.reply_code AS TEXT))) AS hint"             \
-	"   FROM t JOIN d ON d.d_reason = t.reason_key AND d.d_enhanced IS t.enhanced_code"        \
-	"   AND d.d_reply IS t.reply_code)"                                                        \
+	" c AS (SELECT t.*, coalesce((SELECT hint FROM codes WHERE code = t.enhanced_code),"       \
+	"   (SELECT hint FROM codes WHERE code = CAST(t.reply_code AS TEXT))) AS hint FROM t)"     \
 	" SELECT " columns ", (SELECT response FROM events WHERE id = c.example_id) AS example"    \
 	" FROM c ORDER BY c.events DESC, c.reason, c.enhanced_code, c.reply_code"
 /* clang-format on */
@@ -314,7 +305,8 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 static int
 build_counts(struct report *r, sqlite3 *db, char **cause)
 {
-	if (scope_setup(db, r->scope, cause) != 0 || build_summary(r, db, cause) != 0)
+	if (scope_setup(db, r->scope, cause) != 0 || report_aggregate(db, cause) != 0 ||
+	    build_summary(r, db, cause) != 0)
 		goto fail;
 	if (add_table(r, db, "by_mta", "Events by MTA", NULL,
 	              "SELECT mta, sum(n * (status = 'sent')) AS sent, sum(n * (status = "
@@ -329,34 +321,27 @@ build_counts(struct report *r, sqlite3 *db, char **cause)
 	              "4 temporary, 5 permanent. X.1 address X.2 mailbox X.3 system X.4 network "
 	              "X.5 protocol X.6 content X.7 policy",
 	              "SELECT class,"
-	              " sum(subject=0) AS \"X.0\", sum(subject=1) AS \"X.1\","
-	              " sum(subject=2) AS \"X.2\", sum(subject=3) AS \"X.3\","
-	              " sum(subject=4) AS \"X.4\", sum(subject=5) AS \"X.5\","
-	              " sum(subject=6) AS \"X.6\", sum(subject=7) AS \"X.7\","
-	              " sum(subject IS NULL OR subject > 7) AS \"none\", count(*) AS total"
-	              " FROM temp.sev e WHERE" SCOPE_WHERE " AND class IN (4, 5)"
-	              " GROUP BY class ORDER BY class",
+	              " sum(events * (subject = 0)) AS \"X.0\", sum(events * (subject = 1)) AS \"X.1\","
+	              " sum(events * (subject = 2)) AS \"X.2\", sum(events * (subject = 3)) AS \"X.3\","
+	              " sum(events * (subject = 4)) AS \"X.4\", sum(events * (subject = 5)) AS \"X.5\","
+	              " sum(events * (subject = 6)) AS \"X.6\", sum(events * (subject = 7)) AS \"X.7\","
+	              " sum(events * (subject IS NULL OR subject > 7)) AS \"none\","
+	              " sum(events) AS total FROM temp.class_subject GROUP BY class ORDER BY class",
 	              cause) != 0)
 		goto fail;
 	if (add_table(r, db, "bounces", "Bounce causes",
 	              "permanent failures: the message was returned to its sender",
-	              CAUSE_SQL("count(DISTINCT recipient) AS recipients",
-	                        "count(DISTINCT recipient_domain) AS domains", "bounced",
-	                        CAUSE_COLUMNS),
+	              CAUSE_SQL("bounced", CAUSE_COLUMNS),
 	              cause) != 0)
 		goto fail;
 	if (add_table(r, db, "deferrals", "Deferral causes",
 	              "temporary failures: the MTA keeps the message and retries",
-	              CAUSE_SQL("count(DISTINCT recipient) AS recipients",
-	                        "count(DISTINCT recipient_domain) AS domains", "deferred",
-	                        CAUSE_COLUMNS),
+	              CAUSE_SQL("deferred", CAUSE_COLUMNS),
 	              cause) != 0)
 		goto fail;
 	if (add_table(r, db, "rejections", "SMTP-time rejections",
 	              "refused by this server while the client was connected",
-	              CAUSE_SQL("count(DISTINCT client) AS clients",
-	                        "count(DISTINCT recipient) AS recipients", "rejected",
-	                        REJECT_COLUMNS),
+	              CAUSE_SQL("rejected", REJECT_COLUMNS),
 	              cause) != 0)
 		goto fail;
 	if (add_table(
@@ -372,11 +357,7 @@ build_counts(struct report *r, sqlite3 *db, char **cause)
 	        "   HAVING bounced + deferred + expired > 0"
 	        "   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
 	        " SELECT domain, bounced, deferred, expired, sent, r.recipients"
-	        " FROM f LEFT JOIN (SELECT recipient_domain, count(DISTINCT recipient) AS "
-	        "recipients"
-	        "   FROM temp.sev e WHERE e.status IN ('bounced', 'deferred', 'expired')"
-	        "   AND e.recipient_domain IN (SELECT domain FROM f) GROUP BY recipient_domain) r"
-	        "   ON r.recipient_domain = f.domain"
+	        " FROM f LEFT JOIN temp.domain_recipients r ON r.recipient_domain = f.domain"
 	        " ORDER BY bounced + deferred + expired DESC, domain",
 	        cause) != 0)
 		goto fail;
@@ -392,14 +373,10 @@ build_counts(struct report *r, sqlite3 *db, char **cause)
 	/* per hour when the events span three days or less, else per day */
 	if (add_table(
 	        r, db, "failures_by_time", "Failures over time", NULL,
-	        /* counted per quarter hour first: no time zone's hour or day
-	         * splits one, and the time conversions run once per quarter */
-	        "WITH q AS (SELECT e.ts_epoch - ((e.ts_epoch % 900) + 900) % 900 AS quarter,"
-	        "   min(e.ts_epoch) AS lo, max(e.ts_epoch) AS hi,"
-	        "   sum(e.status = 'deferred') AS deferred, sum(e.status = 'bounced') AS bounced,"
-	        "   sum(e.status = 'expired') AS expired, sum(e.status = 'rejected') AS rejected,"
-	        "   count(*) AS total FROM temp.sev e WHERE" SCOPE_WHERE
-	        "   AND e.ts_epoch IS NOT NULL AND e.status <> 'sent' GROUP BY quarter),"
+	        /* counted per quarter hour (temp.quarters): no time zone's
+	         * hour or day splits one, and the time conversions run once
+	         * per quarter */
+	        "WITH q AS (SELECT * FROM temp.quarters),"
 	        " span AS (SELECT max(hi) - min(lo) <= 3 * 86400 AS hourly FROM q)"
 	        " SELECT CASE WHEN (SELECT hourly FROM span)"
 	        "   THEN strftime('%Y-%m-%dT%H:00', quarter, 'unixepoch', 'localtime')"

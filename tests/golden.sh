@@ -2,6 +2,9 @@
 # golden.sh - the report on each sample log, in every format, must equal its
 # checked-in expectation, tests/golden/NAME.{txt,json,csv,html}.  Run with
 # --update to rewrite them after an intended change (and review the diff).
+# The text report is made twice: the second time the report's counts of
+# distinct values are left to SQL (SMTPLOG_AGG_MAX_ENTRIES=0, the path past
+# the in-memory bound), which must change nothing.
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -13,12 +16,15 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$top_srcdir" || exit 1
 for log in sample-logs/*.log; do
     name=$(basename "$log" .log)
-    for fmt in txt json csv html; do
+    for fmt in txt json csv html sql-txt; do
+        agg=
+        case $fmt in sql-txt) fmt=txt agg=0 ;; esac
         want=tests/golden/$name.$fmt
         got=$tmp/$name.$fmt
         case $fmt in txt) f=text ;; *) f=$fmt ;; esac
+        [ "$update" = --update ] && [ -n "$agg" ] && continue
         # --year: the samples carry syslog dates without a year
-        TZ=UTC "$bin" --db :memory: --year 2026 --top 8 --no-progress --format "$f" "$log" \
+        SMTPLOG_AGG_MAX_ENTRIES=${agg:-1048576} TZ=UTC "$bin" --db :memory: --year 2026 --top 8 --no-progress --format "$f" "$log" \
             >"$got" 2>"$tmp/err"
         rc=$?
         if [ "$update" = --update ]; then
@@ -31,7 +37,7 @@ for log in sample-logs/*.log; do
         elif [ ! -f "$want" ]; then
             fail=$((fail + 1)); echo "FAIL: $want missing (run tests/golden.sh --update)" >&2
         elif ! diff -u "$want" "$got" >&2; then
-            fail=$((fail + 1)); echo "FAIL: $log: $f report differs from $want" >&2
+            fail=$((fail + 1)); echo "FAIL: $log: $f report${agg:+ (SQL counts)} differs from $want" >&2
         else
             pass=$((pass + 1))
         fi

@@ -1,0 +1,473 @@
+/*
+ * report_agg.c - the failures in scope counted in one pass.
+ *
+ * Owns: the report's small aggregate tables, filled from temp.sev (the
+ * copy of the failures in scope report.c makes) by one scan with hash
+ * tables in C, where one SQL GROUP BY per section sorted every failure
+ * again:
+ *   temp.causes(status, enhanced_code, reply_code, reason_key, events,
+ *               example_id, recipients, domains, clients)
+ *   temp.class_subject(class, subject, events)
+ *   temp.quarters(quarter, lo, hi, deferred, bounced, expired, rejected, total)
+ *   temp.domain_recipients(recipient_domain, recipients)
+ * Groups are found by a 64-bit hash of their key, as the reasons already
+ * are (reason_key); a distinct count keeps one 64-bit hash per distinct
+ * (group, value) pair.  Past AGG_MAX_ENTRIES entries in all, the causes'
+ * and domains' counts are made by SQL instead (sorts in temporary files),
+ * so that memory stays bounded whatever the scope.
+ * Does not own: the sections' columns and order (report.c's queries over
+ * these tables).
+ */
+#include "config.h"
+
+#include "report_agg.h"
+
+#include "diag.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 2^20 entries: at most 16 MiB of hash slots, before the SQL fallback */
+#define AGG_MAX_ENTRIES (1u << 20)
+
+/* a hash table of 64-bit keys (0 stands for empty), each with the index
+ * of its entry; a set when VAL is NULL */
+struct hmap {
+	uint64_t *key;
+	uint32_t *val;
+	size_t cap, n;
+};
+
+static uint64_t
+mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static uint64_t
+hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t
+hash_int(uint64_t h, int64_t v)
+{
+	return mix(h ^ mix((uint64_t)v + 0x9e3779b97f4a7c15ULL));
+}
+
+static void
+hmap_grow(struct hmap *m, bool with_val)
+{
+	size_t cap = m->cap ? m->cap * 2 : 1024;
+	uint64_t *key = xcalloc(cap, sizeof *key);
+	uint32_t *val = with_val ? xcalloc(cap, sizeof *val) : NULL;
+
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (m->key[i] == 0)
+			continue;
+		for (j = mix(m->key[i]) & (cap - 1); key[j] != 0; j = (j + 1) & (cap - 1))
+			;
+		key[j] = m->key[i];
+		if (val != NULL)
+			val[j] = m->val[i];
+	}
+	free(m->key);
+	free(m->val);
+	m->key = key;
+	m->val = val;
+	m->cap = cap;
+}
+
+/* hmap_put - find KEY; when absent, add it with value NEXT.  True when it
+ * was added; *VAL (may be NULL) its value either way. */
+static bool
+hmap_put(struct hmap *m, bool with_val, uint64_t key, uint32_t next, uint32_t *val)
+{
+	size_t j;
+
+	if (key == 0)
+		key = 1;
+	if ((m->n + 1) * 2 > m->cap)
+		hmap_grow(m, with_val);
+	for (j = mix(key) & (m->cap - 1); m->key[j] != 0; j = (j + 1) & (m->cap - 1)) {
+		if (m->key[j] == key) {
+			if (val != NULL)
+				*val = m->val[j];
+			return false;
+		}
+	}
+	m->key[j] = key;
+	if (with_val)
+		m->val[j] = next;
+	if (val != NULL)
+		*val = next;
+	m->n++;
+	return true;
+}
+
+static void
+hmap_free(struct hmap *m)
+{
+	free(m->key);
+	free(m->val);
+}
+
+enum { ST_DEFERRED, ST_BOUNCED, ST_EXPIRED, ST_REJECTED, ST_OTHER };
+static const char *const status_names[] = {"deferred", "bounced", "expired", "rejected"};
+
+struct cause {
+	int status;
+	char *enhanced; /* NULL for none */
+	bool has_reply;
+	int64_t reply, reason_key, events, example_id;
+	int64_t recipients, domains, clients;
+};
+
+struct class_subject {
+	int64_t klass, subject, events;
+	bool has_subject;
+};
+
+struct quarter {
+	int64_t quarter, lo, hi, n[4], total;
+};
+
+struct domain {
+	char *name;
+	int64_t recipients;
+};
+
+struct agg {
+	struct hmap cause_ix, cs_ix, quarter_ix, domain_ix, pairs;
+	struct cause *causes;
+	struct class_subject *cs;
+	struct quarter *quarters;
+	struct domain *domains;
+	size_t ncauses, ncs, nquarters, ndomains;
+	size_t max_entries;
+	bool overflow; /* the causes' and domains' counts are left to SQL */
+};
+
+/* grow - room for one more element in *ARR of N */
+static void *
+grow(void *arr, size_t n, size_t size)
+{
+	if ((n & (n - 1)) == 0) /* 0, 1, 2, 4...: double at each power of two */
+		arr = xreallocarray(arr, n ? n * 2 : 1, size);
+	return arr;
+}
+
+static size_t
+agg_entries(const struct agg *a)
+{
+	return a->cause_ix.n + a->domain_ix.n + a->pairs.n;
+}
+
+/* distinct - count VALUE (hash HV) once for counter KIND of group G */
+static void
+distinct(struct agg *a, int kind, uint32_t g, uint64_t hv, int64_t *counter)
+{
+	if (hmap_put(&a->pairs, false, hash_int(hv, (int64_t)g * 4 + kind), 0, NULL))
+		(*counter)++;
+}
+
+static const char *
+column_text(sqlite3_stmt *s, int i, size_t *n)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+
+	*n = t != NULL ? (size_t)sqlite3_column_bytes(s, i) : 0;
+	return t;
+}
+
+/* agg_row - count one failure: columns of SELECT_SEV */
+static void
+agg_row(struct agg *a, sqlite3_stmt *s)
+{
+	int64_t id = sqlite3_column_int64(s, 0);
+	size_t nst, nrcpt, ndom, ncli, nenh;
+	const char *st = column_text(s, 2, &nst);
+	const char *rcpt = column_text(s, 3, &nrcpt);
+	const char *dom = column_text(s, 4, &ndom);
+	const char *cli = column_text(s, 5, &ncli);
+	const char *enh = column_text(s, 7, &nenh);
+	bool has_reply = sqlite3_column_type(s, 6) != SQLITE_NULL;
+	int64_t reply = sqlite3_column_int64(s, 6), reason_key = sqlite3_column_int64(s, 10);
+	int status = ST_OTHER;
+	uint64_t hr = 0, hd = 0, hc = 0, h;
+	uint32_t ix;
+
+	for (int k = 0; st != NULL && k < ST_OTHER; k++) {
+		if (strcmp(st, status_names[k]) == 0)
+			status = k;
+	}
+	if (rcpt != NULL)
+		hr = hash_bytes(0xcbf29ce484222325ULL, rcpt, nrcpt);
+	if (dom != NULL)
+		hd = hash_bytes(0xcbf29ce484222325ULL, dom, ndom);
+	if (cli != NULL)
+		hc = hash_bytes(0xcbf29ce484222325ULL, cli, ncli);
+
+	/* class and subject, for classes 4 and 5 */
+	if (sqlite3_column_type(s, 8) == SQLITE_INTEGER &&
+	    (sqlite3_column_int64(s, 8) == 4 || sqlite3_column_int64(s, 8) == 5)) {
+		int64_t klass = sqlite3_column_int64(s, 8), subject = sqlite3_column_int64(s, 9);
+		bool has_subject = sqlite3_column_type(s, 9) != SQLITE_NULL;
+
+		h = hash_int(hash_int(1, klass), has_subject ? subject : INT64_MIN);
+		if (hmap_put(&a->cs_ix, true, h, (uint32_t)a->ncs, &ix)) {
+			a->cs = grow(a->cs, a->ncs, sizeof *a->cs);
+			a->cs[a->ncs++] = (struct class_subject){klass, subject, 0, has_subject};
+		}
+		a->cs[ix].events++;
+	}
+
+	/* the quarter hour */
+	if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
+		int64_t ts = sqlite3_column_int64(s, 1), q = ts - ((ts % 900) + 900) % 900;
+		struct quarter *qq;
+
+		if (hmap_put(&a->quarter_ix, true, hash_int(2, q), (uint32_t)a->nquarters, &ix)) {
+			a->quarters = grow(a->quarters, a->nquarters, sizeof *a->quarters);
+			a->quarters[a->nquarters++] = (struct quarter){.quarter = q, .lo = ts, .hi = ts};
+		}
+		qq = &a->quarters[ix];
+		if (ts < qq->lo)
+			qq->lo = ts;
+		if (ts > qq->hi)
+			qq->hi = ts;
+		if (status != ST_OTHER)
+			qq->n[status]++;
+		qq->total++;
+	}
+	if (a->overflow)
+		return;
+
+	/* the causes of bounces, deferrals and rejections */
+	if (status == ST_DEFERRED || status == ST_BOUNCED || status == ST_REJECTED) {
+		struct cause *c;
+
+		h = hash_int(3, status);
+		h = enh != NULL ? hash_bytes(hash_int(h, 1), enh, nenh) : hash_int(h, 0);
+		h = hash_int(h, has_reply ? reply : INT64_MIN);
+		h = hash_int(h, reason_key);
+		if (hmap_put(&a->cause_ix, true, h, (uint32_t)a->ncauses, &ix)) {
+			a->causes = grow(a->causes, a->ncauses, sizeof *a->causes);
+			a->causes[a->ncauses++] = (struct cause){
+			    .status = status,
+			    .enhanced = enh != NULL ? xstrdup(enh) : NULL,
+			    .has_reply = has_reply,
+			    .reply = reply,
+			    .reason_key = reason_key,
+			    .example_id = id,
+			};
+		}
+		c = &a->causes[ix];
+		c->events++;
+		if (id < c->example_id)
+			c->example_id = id;
+		if (rcpt != NULL)
+			distinct(a, 0, ix, hr, &c->recipients);
+		if (status == ST_REJECTED) {
+			if (cli != NULL)
+				distinct(a, 1, ix, hc, &c->clients);
+		} else if (dom != NULL)
+			distinct(a, 2, ix, hd, &c->domains);
+	}
+
+	/* the failing domains' recipients */
+	if ((status == ST_BOUNCED || status == ST_DEFERRED || status == ST_EXPIRED) &&
+	    dom != NULL) {
+		if (hmap_put(&a->domain_ix, true, hd, (uint32_t)a->ndomains, &ix)) {
+			a->domains = grow(a->domains, a->ndomains, sizeof *a->domains);
+			a->domains[a->ndomains++] = (struct domain){xstrdup(dom), 0};
+		}
+		if (rcpt != NULL)
+			distinct(a, 3, ix, hr, &a->domains[ix].recipients);
+	}
+	if (agg_entries(a) > a->max_entries)
+		a->overflow = true;
+}
+
+static void
+agg_free(struct agg *a)
+{
+	for (size_t i = 0; i < a->ncauses; i++)
+		free(a->causes[i].enhanced);
+	for (size_t i = 0; i < a->ndomains; i++)
+		free(a->domains[i].name);
+	free(a->causes);
+	free(a->cs);
+	free(a->quarters);
+	free(a->domains);
+	hmap_free(&a->cause_ix);
+	hmap_free(&a->cs_ix);
+	hmap_free(&a->quarter_ix);
+	hmap_free(&a->domain_ix);
+	hmap_free(&a->pairs);
+}
+
+static int
+fail(sqlite3 *db, sqlite3_stmt *s, char **cause)
+{
+	set_cause(cause, "report: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	return -1;
+}
+
+static void
+bind_opt_int(sqlite3_stmt *s, int i, bool has, int64_t v)
+{
+	if (has)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* agg_store - write the tables the pass filled */
+static int
+agg_store(sqlite3 *db, const struct agg *a, char **cause)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO temp.class_subject VALUES (?1, ?2, ?3)", -1, &s,
+	                       NULL) != SQLITE_OK)
+		return fail(db, s, cause);
+	for (size_t i = 0; i < a->ncs; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, a->cs[i].klass);
+		bind_opt_int(s, 2, a->cs[i].has_subject, a->cs[i].subject);
+		sqlite3_bind_int64(s, 3, a->cs[i].events);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			return fail(db, s, cause);
+	}
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, "INSERT INTO temp.quarters VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return fail(db, s, cause);
+	for (size_t i = 0; i < a->nquarters; i++) {
+		const struct quarter *q = &a->quarters[i];
+
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, q->quarter);
+		sqlite3_bind_int64(s, 2, q->lo);
+		sqlite3_bind_int64(s, 3, q->hi);
+		for (int k = 0; k < 4; k++)
+			sqlite3_bind_int64(s, 4 + k, q->n[k]);
+		sqlite3_bind_int64(s, 8, q->total);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			return fail(db, s, cause);
+	}
+	sqlite3_finalize(s);
+	if (a->overflow) {
+		/* the same counts, by sorts in temporary files */
+		if (sqlite3_exec(db,
+		                 "INSERT INTO temp.causes SELECT status, enhanced_code, reply_code,"
+		                 " reason_key, count(*), min(id), count(DISTINCT recipient),"
+		                 " count(DISTINCT recipient_domain), count(DISTINCT client)"
+		                 " FROM temp.sev WHERE status IN ('deferred', 'bounced', 'rejected')"
+		                 " GROUP BY status, enhanced_code, reply_code, reason_key;"
+		                 "INSERT INTO temp.domain_recipients SELECT recipient_domain,"
+		                 " count(DISTINCT recipient) FROM temp.sev"
+		                 " WHERE status IN ('bounced', 'deferred', 'expired')"
+		                 " AND recipient_domain IS NOT NULL GROUP BY recipient_domain",
+		                 NULL, NULL, NULL) != SQLITE_OK)
+			return fail(db, NULL, cause);
+		return 0;
+	}
+	if (sqlite3_prepare_v2(db,
+	                       "INSERT INTO temp.causes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return fail(db, s, cause);
+	for (size_t i = 0; i < a->ncauses; i++) {
+		const struct cause *c = &a->causes[i];
+
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, status_names[c->status], -1, SQLITE_STATIC);
+		if (c->enhanced != NULL)
+			sqlite3_bind_text(s, 2, c->enhanced, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(s, 2);
+		bind_opt_int(s, 3, c->has_reply, c->reply);
+		sqlite3_bind_int64(s, 4, c->reason_key);
+		sqlite3_bind_int64(s, 5, c->events);
+		sqlite3_bind_int64(s, 6, c->example_id);
+		sqlite3_bind_int64(s, 7, c->recipients);
+		sqlite3_bind_int64(s, 8, c->domains);
+		sqlite3_bind_int64(s, 9, c->clients);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			return fail(db, s, cause);
+	}
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, "INSERT INTO temp.domain_recipients VALUES (?1, ?2)", -1, &s,
+	                       NULL) != SQLITE_OK)
+		return fail(db, s, cause);
+	for (size_t i = 0; i < a->ndomains; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, a->domains[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, a->domains[i].recipients);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			return fail(db, s, cause);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int
+report_aggregate(sqlite3 *db, char **cause)
+{
+	struct agg a = {.max_entries = AGG_MAX_ENTRIES};
+	sqlite3_stmt *s = NULL;
+	const char *max = getenv("SMTPLOG_AGG_MAX_ENTRIES"); /* for the tests of the fallback */
+	int rc;
+
+	if (max != NULL)
+		a.max_entries = (size_t)strtoul(max, NULL, 10);
+	if (sqlite3_exec(db,
+	                 "DROP TABLE IF EXISTS temp.causes;"
+	                 "DROP TABLE IF EXISTS temp.class_subject;"
+	                 "DROP TABLE IF EXISTS temp.quarters;"
+	                 "DROP TABLE IF EXISTS temp.domain_recipients;"
+	                 "CREATE TEMP TABLE causes(status TEXT, enhanced_code TEXT,"
+	                 " reply_code INTEGER, reason_key INTEGER, events INTEGER,"
+	                 " example_id INTEGER, recipients INTEGER, domains INTEGER,"
+	                 " clients INTEGER);"
+	                 "CREATE TEMP TABLE class_subject(class INTEGER, subject INTEGER,"
+	                 " events INTEGER);"
+	                 "CREATE TEMP TABLE quarters(quarter INTEGER, lo INTEGER, hi INTEGER,"
+	                 " deferred INTEGER, bounced INTEGER, expired INTEGER, rejected INTEGER,"
+	                 " total INTEGER);"
+	                 "CREATE TEMP TABLE domain_recipients(recipient_domain TEXT PRIMARY KEY,"
+	                 " recipients INTEGER)",
+	                 NULL, NULL, NULL) != SQLITE_OK)
+		return fail(db, NULL, cause);
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT id, ts_epoch, status, recipient, recipient_domain, client,"
+	                       " reply_code, enhanced_code, class, subject, reason_key"
+	                       " FROM temp.sev",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return fail(db, s, cause);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		agg_row(&a, s);
+	if (rc != SQLITE_DONE) {
+		agg_free(&a);
+		return fail(db, s, cause);
+	}
+	sqlite3_finalize(s);
+	rc = agg_store(db, &a, cause);
+	agg_free(&a);
+	return rc;
+}
