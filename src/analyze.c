@@ -59,9 +59,13 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 	/* clang-format off */
 	return run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
 	    run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY)", 0, cause) != 0 ||
-	    run(db,
-		"INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
-		" WHERE e.status <> 'sent' AND e.id > ?1",
+	    /* with nothing analysed yet, every failure: events_failures holds
+	     * their ids, a fraction of the table's pages; else the new rows */
+	    run(db, after == 0
+		? "INSERT INTO temp.in_play SELECT e.id FROM events e INDEXED BY events_failures"
+		  " WHERE e.status <> 'sent'"
+		: "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
+		  " WHERE e.status <> 'sent' AND e.id > ?1",
 		after, cause) != 0 ||
 	    (after > 0 &&
 		run(db,
@@ -166,7 +170,7 @@ struct msg_pass {
 	sqlite3 *db;
 	struct patterns *pats;
 	sqlite3_stmt *load, *upd, *ins, *mis, *response;
-	struct msg_event *ev; /* one message's events (or several whose keys collide) */
+	struct msg_event *ev; /* the events of one load of messages */
 	size_t n, cap;
 	char *arena; /* their texts, NUL-terminated; offsets until the message is whole */
 	size_t used, size;
@@ -176,23 +180,39 @@ struct msg_pass {
 	size_t scratch_cap;
 };
 
-/* arena_add - copy column I of S into the arena; its offset, or
- * SIZE_MAX for NULL */
-static size_t
-arena_add(struct msg_pass *mp, sqlite3_stmt *s, int i)
+/* arena_put - append N bytes of T to the arena */
+static void
+arena_put(struct msg_pass *mp, const char *t, size_t n)
 {
-	const char *t = (const char *)sqlite3_column_text(s, i);
-	size_t n = (size_t)sqlite3_column_bytes(s, i), off = mp->used;
-
-	if (t == NULL)
-		return SIZE_MAX;
-	if (mp->used + n + 1 > mp->size) {
-		mp->size = (mp->used + n + 1) * 2;
+	if (mp->used + n > mp->size) {
+		mp->size = (mp->used + n) * 2;
 		mp->arena = xreallocarray(mp->arena, mp->size, 1);
 	}
-	memcpy(mp->arena + off, t, n);
-	mp->arena[off + n] = '\0';
-	mp->used += n + 1;
+	memcpy(mp->arena + mp->used, t, n);
+	mp->used += n;
+}
+
+/* arena_add - copy columns FIRST to LAST of S into the arena, NUL-terminated
+ * and joined by a unit separator (a NULL column as a record separator);
+ * its offset, or SIZE_MAX when a single column is NULL */
+static size_t
+arena_add(struct msg_pass *mp, sqlite3_stmt *s, int first, int last)
+{
+	size_t off = mp->used;
+
+	for (int i = first; i <= last; i++) {
+		const char *t = (const char *)sqlite3_column_text(s, i);
+
+		if (t == NULL && first == last)
+			return SIZE_MAX;
+		if (i > first)
+			arena_put(mp, "\x1f", 1);
+		if (t == NULL)
+			arena_put(mp, "\x1e", 1);
+		else
+			arena_put(mp, t, (size_t)sqlite3_column_bytes(s, i));
+	}
+	arena_put(mp, "", 1);
 	return off;
 }
 
@@ -348,8 +368,8 @@ judge_recipient(struct msg_pass *mp, struct msg_event *ev, size_t n,
 	return 0;
 }
 
-/* judge_message - the findings of one message's failures in play (the
- * events loaded may be of several messages whose keys collide) */
+/* judge_message - the findings of the failures in play of the messages
+ * loaded (grouped here by their exact identity: mta, host, queue ID) */
 static int
 judge_message(struct msg_pass *mp)
 {
@@ -398,7 +418,7 @@ judge_message(struct msg_pass *mp)
 	return 0;
 }
 
-/* message_done - judge the message loaded, and start the next */
+/* message_done - judge the messages loaded, and start the next load */
 static int
 message_done(struct msg_pass *mp)
 {
@@ -419,14 +439,21 @@ message_done(struct msg_pass *mp)
 	return rc;
 }
 
+/* Messages are read MESSAGES_PER_LOAD at a time: their events' ids from
+ * the message index, then the rows in id order, so that each page of the
+ * table is read once per load rather than once per message (the events of
+ * messages whose first failures are near are near each other). */
+#define MESSAGES_PER_LOAD 4096
+
 /* pass_messages - read each message with a failure in play, with all its
- * events, in one query (messages in order of their first failure, for
- * locality), and judge it */
+ * events (messages in order of their first failure, for locality), and
+ * judge it */
 static int
 pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
 {
 	struct msg_pass mp = {.db = db, .pats = pats};
-	int64_t cur = 0;
+	sqlite3_stmt *count = NULL;
+	int64_t nkeys = 0;
 	int rc = -1, step;
 
 	/* clang-format off */
@@ -438,13 +465,18 @@ pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
 	    " CROSS JOIN events d ON d.id = p.id WHERE d.message_key IS NOT NULL"
 	    " GROUP BY d.message_key ORDER BY min(d.id)", 0, cause) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(db,
-	    "SELECT k.key, e.id, e.ts_epoch, e.status, e.class, e.recipient,"
-	    " e.mta || ' ' || quote(e.host) || ' ' || e.queue_id,"
-	    " p.id IS NOT NULL, g.event_id IS NOT NULL"
-	    " FROM temp.msg_keys k CROSS JOIN events e ON e.message_key = k.key"
-	    " LEFT JOIN temp.in_play p ON p.id = e.id"
-	    " LEFT JOIN greylisting g ON g.event_id = e.id ORDER BY k.n",
+	/* Every message loaded has a failure in play, so it has an event newer
+	 * than the last analysis (select_in_play), and all its failures are
+	 * in play: in_play is status <> 'sent'. */
+	if (sqlite3_prepare_v2(db, "SELECT max(n) FROM temp.msg_keys", -1, &count, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	    "SELECT e.id, e.ts_epoch, e.status, e.class, e.recipient, g.event_id IS NOT NULL,"
+	    " e.mta, e.host, e.queue_id"
+	    " FROM events e LEFT JOIN greylisting g ON g.event_id = e.id"
+	    " WHERE e.id IN (SELECT d.id FROM temp.msg_keys k CROSS JOIN events d"
+	    "   ON d.message_key = k.key WHERE k.n BETWEEN ?1 AND ?2)"
+	    " ORDER BY e.id",
 	    -1, &mp.load, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT response FROM events WHERE id = ?1", -1, &mp.response,
 	        NULL) != SQLITE_OK ||
@@ -460,37 +492,40 @@ pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
 	    -1, &mp.mis, NULL) != SQLITE_OK)
 		goto db_error;
 	/* clang-format on */
-	/* The findings written while this query runs are about events of the
-	 * message already read; the query reads no later row of theirs. */
-	while ((step = sqlite3_step(mp.load)) == SQLITE_ROW) {
-		struct msg_event *e;
-		const char *st = (const char *)sqlite3_column_text(mp.load, 3);
-		int64_t key = sqlite3_column_int64(mp.load, 0);
+	if (sqlite3_step(count) == SQLITE_ROW)
+		nkeys = sqlite3_column_int64(count, 0);
+	for (int64_t first = 1; first <= nkeys; first += MESSAGES_PER_LOAD) {
+		sqlite3_reset(mp.load);
+		sqlite3_bind_int64(mp.load, 1, first);
+		sqlite3_bind_int64(mp.load, 2, first + MESSAGES_PER_LOAD - 1);
+		while ((step = sqlite3_step(mp.load)) == SQLITE_ROW) {
+			struct msg_event *e;
+			const char *st = (const char *)sqlite3_column_text(mp.load, 2);
 
-		if (mp.n > 0 && key != cur && message_done(&mp) != 0)
-			goto db_error;
-		cur = key;
-		if (mp.n == mp.cap) {
-			mp.cap = mp.cap ? mp.cap * 2 : 64;
-			mp.ev = xreallocarray(mp.ev, mp.cap, sizeof *mp.ev);
+			if (mp.n == mp.cap) {
+				mp.cap = mp.cap ? mp.cap * 2 : 64;
+				mp.ev = xreallocarray(mp.ev, mp.cap, sizeof *mp.ev);
+			}
+			e = &mp.ev[mp.n++];
+			e->id = sqlite3_column_int64(mp.load, 0);
+			e->has_ts = sqlite3_column_type(mp.load, 1) != SQLITE_NULL;
+			e->ts = sqlite3_column_int64(mp.load, 1);
+			e->status = status_parse(st, st != NULL ? strlen(st) : 0);
+			e->klass = sqlite3_column_type(mp.load, 3) == SQLITE_NULL
+			               ? -1
+			               : sqlite3_column_int(mp.load, 3);
+			/* offsets into the arena, made pointers by message_done() */
+			e->recipient = (const char *)(uintptr_t)arena_add(&mp, mp.load, 4, 4);
+			e->queue = (const char *)(uintptr_t)arena_add(&mp, mp.load, 6, 8);
+			e->in_play = e->status != STATUS_SENT;
+			e->text_grey = sqlite3_column_int(mp.load, 5) != 0;
+			e->chained = false;
 		}
-		e = &mp.ev[mp.n++];
-		e->id = sqlite3_column_int64(mp.load, 1);
-		e->has_ts = sqlite3_column_type(mp.load, 2) != SQLITE_NULL;
-		e->ts = sqlite3_column_int64(mp.load, 2);
-		e->status = status_parse(st, st != NULL ? strlen(st) : 0);
-		e->klass = sqlite3_column_type(mp.load, 4) == SQLITE_NULL
-		               ? -1
-		               : sqlite3_column_int(mp.load, 4);
-		/* offsets into the arena, made pointers by message_done() */
-		e->recipient = (const char *)(uintptr_t)arena_add(&mp, mp.load, 5);
-		e->queue = (const char *)(uintptr_t)arena_add(&mp, mp.load, 6);
-		e->in_play = sqlite3_column_int(mp.load, 7) != 0;
-		e->text_grey = sqlite3_column_int(mp.load, 8) != 0;
-		e->chained = false;
+		/* the load is read to its end before any finding is written */
+		sqlite3_reset(mp.load);
+		if (step != SQLITE_DONE || (mp.n > 0 && message_done(&mp) != 0))
+			goto db_error;
 	}
-	if (step != SQLITE_DONE || (mp.n > 0 && message_done(&mp) != 0))
-		goto db_error;
 	rc = 0;
 	goto out;
 db_error:
@@ -500,6 +535,7 @@ out:
 	free(mp.arena);
 	free(mp.chain);
 	free(mp.scratch);
+	sqlite3_finalize(count);
 	sqlite3_finalize(mp.load);
 	sqlite3_finalize(mp.response);
 	sqlite3_finalize(mp.upd);
