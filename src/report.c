@@ -3,8 +3,9 @@
  * renderers.
  *
  * Each section is a table: column names, and rows of cells that are text,
- * integer or NULL, straight from one SQL query over the events in scope.
- * The scope is a temporary table of source ids plus bound time and domain
+ * integer or NULL, straight from one SQL query over the events in scope or
+ * the small tables counted from them in one pass (report_agg.c).  The
+ * scope is a temporary table of source ids plus bound time and domain
  * parameters, so every section sees the same events.
  */
 #include "config.h"
@@ -28,8 +29,9 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
 
 /* Every section reads the tables scope_setup() fills from the events in
  * scope (sources, time range ?1 since and ?2 until, domain ?3): temp.sev
- * (the failures), temp.tally, temp.counts.  The queries' own conditions
- * follow "WHERE" SCOPE_WHERE; ?4 is --top. */
+ * (the failures), temp.tally, temp.counts, or those report_aggregate()
+ * counts from temp.sev.  The queries' own conditions follow "WHERE"
+ * SCOPE_WHERE; ?4 is --top. */
 #define SCOPE_WHERE " 1"
 /* the visible columns of a cause section (its CTE c also carries example_id) */
 #define CAUSE_COLUMNS                                                                              \
@@ -188,6 +190,19 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 	return 0;
 }
 
+/* timing_end - with SMTPLOG_TIMING, how long step NAME took since T0 */
+static void
+timing_end(const char *name, const struct timespec *t0)
+{
+	struct timespec t1;
+
+	if (getenv("SMTPLOG_TIMING") == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "timing:   %-24s %.3f s\n", name,
+	        (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+}
+
 /* add_table - run SQL (scoped) and keep its rows as a section */
 static int
 add_table(struct report *r, sqlite3 *db, const char *id, const char *title, const char *note,
@@ -197,7 +212,7 @@ add_table(struct report *r, sqlite3 *db, const char *id, const char *title, cons
 	struct table *t;
 	int rc;
 
-	struct timespec t0, t1;
+	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (prepare_scoped(db, r->scope, sql, &s, cause) != 0)
@@ -238,10 +253,7 @@ add_table(struct report *r, sqlite3 *db, const char *id, const char *title, cons
 		return -1;
 	}
 	sqlite3_finalize(s);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (getenv("SMTPLOG_TIMING") != NULL)
-		fprintf(stderr, "timing:   %-24s %.3f s\n", id,
-		        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	timing_end(id, &t0);
 	return 0;
 }
 
@@ -305,8 +317,17 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 static int
 build_counts(struct report *r, sqlite3 *db, char **cause)
 {
-	if (scope_setup(db, r->scope, cause) != 0 || report_aggregate(db, cause) != 0 ||
-	    build_summary(r, db, cause) != 0)
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (scope_setup(db, r->scope, cause) != 0)
+		goto fail;
+	timing_end("scope", &t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (report_aggregate(db, cause) != 0)
+		goto fail;
+	timing_end("aggregate", &t0);
+	if (build_summary(r, db, cause) != 0)
 		goto fail;
 	if (add_table(r, db, "by_mta", "Events by MTA", NULL,
 	              "SELECT mta, sum(n * (status = 'sent')) AS sent, sum(n * (status = "

@@ -12,9 +12,9 @@
  *   temp.domain_recipients(recipient_domain, recipients)
  * Groups are found by a 64-bit hash of their key, as the reasons already
  * are (reason_key); a distinct count keeps one 64-bit hash per distinct
- * (group, value) pair.  Past AGG_MAX_ENTRIES entries in all, the causes'
- * and domains' counts are made by SQL instead (sorts in temporary files),
- * so that memory stays bounded whatever the scope.
+ * (group, value) pair.  Past AGG_MAX_ENTRIES entries in all, the counts
+ * are made by SQL instead (sorts in temporary files), so that memory stays
+ * bounded whatever the scope.
  * Does not own: the sections' columns and order (report.c's queries over
  * these tables).
  */
@@ -158,7 +158,7 @@ struct agg {
 	struct domain *domains;
 	size_t ncauses, ncs, nquarters, ndomains;
 	size_t max_entries;
-	bool overflow; /* the causes' and domains' counts are left to SQL */
+	bool overflow; /* past max_entries: the counting is left to SQL */
 };
 
 /* grow - room for one more element in *ARR of N */
@@ -173,7 +173,7 @@ grow(void *arr, size_t n, size_t size)
 static size_t
 agg_entries(const struct agg *a)
 {
-	return a->cause_ix.n + a->domain_ix.n + a->pairs.n;
+	return a->cs_ix.n + a->quarter_ix.n + a->cause_ix.n + a->domain_ix.n + a->pairs.n;
 }
 
 /* distinct - count VALUE (hash HV) once for counter KIND of group G */
@@ -253,8 +253,6 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 			qq->n[status]++;
 		qq->total++;
 	}
-	if (a->overflow)
-		return;
 
 	/* the causes of bounces, deferrals and rejections */
 	if (status == ST_DEFERRED || status == ST_BOUNCED || status == ST_REJECTED) {
@@ -343,6 +341,30 @@ agg_store(sqlite3 *db, const struct agg *a, char **cause)
 {
 	sqlite3_stmt *s = NULL;
 
+	if (a->overflow) {
+		/* the same counts, by sorts in temporary files */
+		if (sqlite3_exec(db,
+		                 "INSERT INTO temp.class_subject SELECT class, subject, count(*)"
+		                 " FROM temp.sev WHERE class IN (4, 5) GROUP BY class, subject;"
+		                 "INSERT INTO temp.quarters SELECT"
+		                 " ts_epoch - ((ts_epoch % 900) + 900) % 900 AS quarter,"
+		                 " min(ts_epoch), max(ts_epoch), sum(status = 'deferred'),"
+		                 " sum(status = 'bounced'), sum(status = 'expired'),"
+		                 " sum(status = 'rejected'), count(*) FROM temp.sev"
+		                 " WHERE ts_epoch IS NOT NULL GROUP BY quarter;"
+		                 "INSERT INTO temp.causes SELECT status, enhanced_code, reply_code,"
+		                 " reason_key, count(*), min(id), count(DISTINCT recipient),"
+		                 " count(DISTINCT recipient_domain), count(DISTINCT client)"
+		                 " FROM temp.sev WHERE status IN ('deferred', 'bounced', 'rejected')"
+		                 " GROUP BY status, enhanced_code, reply_code, reason_key;"
+		                 "INSERT INTO temp.domain_recipients SELECT recipient_domain,"
+		                 " count(DISTINCT recipient) FROM temp.sev"
+		                 " WHERE status IN ('bounced', 'deferred', 'expired')"
+		                 " AND recipient_domain IS NOT NULL GROUP BY recipient_domain",
+		                 NULL, NULL, NULL) != SQLITE_OK)
+			return fail(db, NULL, cause);
+		return 0;
+	}
 	if (sqlite3_prepare_v2(db, "INSERT INTO temp.class_subject VALUES (?1, ?2, ?3)", -1, &s,
 	                       NULL) != SQLITE_OK)
 		return fail(db, s, cause);
@@ -372,22 +394,6 @@ agg_store(sqlite3 *db, const struct agg *a, char **cause)
 			return fail(db, s, cause);
 	}
 	sqlite3_finalize(s);
-	if (a->overflow) {
-		/* the same counts, by sorts in temporary files */
-		if (sqlite3_exec(db,
-		                 "INSERT INTO temp.causes SELECT status, enhanced_code, reply_code,"
-		                 " reason_key, count(*), min(id), count(DISTINCT recipient),"
-		                 " count(DISTINCT recipient_domain), count(DISTINCT client)"
-		                 " FROM temp.sev WHERE status IN ('deferred', 'bounced', 'rejected')"
-		                 " GROUP BY status, enhanced_code, reply_code, reason_key;"
-		                 "INSERT INTO temp.domain_recipients SELECT recipient_domain,"
-		                 " count(DISTINCT recipient) FROM temp.sev"
-		                 " WHERE status IN ('bounced', 'deferred', 'expired')"
-		                 " AND recipient_domain IS NOT NULL GROUP BY recipient_domain",
-		                 NULL, NULL, NULL) != SQLITE_OK)
-			return fail(db, NULL, cause);
-		return 0;
-	}
 	if (sqlite3_prepare_v2(db,
 	                       "INSERT INTO temp.causes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	                       -1, &s, NULL) != SQLITE_OK)
@@ -460,8 +466,13 @@ report_aggregate(sqlite3 *db, char **cause)
 	                       " FROM temp.sev",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return fail(db, s, cause);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		agg_row(&a, s);
+		if (a.overflow) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
 	if (rc != SQLITE_DONE) {
 		agg_free(&a);
 		return fail(db, s, cause);
