@@ -192,25 +192,39 @@ arena_put(struct msg_pass *mp, const char *t, size_t n)
 	mp->used += n;
 }
 
-/* arena_add - copy columns FIRST to LAST of S into the arena, NUL-terminated
- * and joined by a unit separator (a NULL column as a record separator);
- * its offset, or SIZE_MAX when a single column is NULL */
+/* arena_add - copy column I of S into the arena, NUL-terminated; its
+ * offset, or SIZE_MAX for NULL */
 static size_t
-arena_add(struct msg_pass *mp, sqlite3_stmt *s, int first, int last)
+arena_add(struct msg_pass *mp, sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+	size_t off = mp->used;
+
+	if (t == NULL)
+		return SIZE_MAX;
+	arena_put(mp, t, (size_t)sqlite3_column_bytes(s, i));
+	arena_put(mp, "", 1);
+	return off;
+}
+
+/* arena_add_identity - copy columns I to I + 2 of S (mta, host, queue ID)
+ * into the arena as one NUL-terminated text, joined by unit separators (a
+ * NULL host as a record separator): the message's exact identity; its
+ * offset */
+static size_t
+arena_add_identity(struct msg_pass *mp, sqlite3_stmt *s, int i)
 {
 	size_t off = mp->used;
 
-	for (int i = first; i <= last; i++) {
-		const char *t = (const char *)sqlite3_column_text(s, i);
+	for (int k = i; k < i + 3; k++) {
+		const char *t = (const char *)sqlite3_column_text(s, k);
 
-		if (t == NULL && first == last)
-			return SIZE_MAX;
-		if (i > first)
+		if (k > i)
 			arena_put(mp, "\x1f", 1);
 		if (t == NULL)
 			arena_put(mp, "\x1e", 1);
 		else
-			arena_put(mp, t, (size_t)sqlite3_column_bytes(s, i));
+			arena_put(mp, t, (size_t)sqlite3_column_bytes(s, k));
 	}
 	arena_put(mp, "", 1);
 	return off;
@@ -515,8 +529,8 @@ pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
 			               ? -1
 			               : sqlite3_column_int(mp.load, 3);
 			/* offsets into the arena, made pointers by message_done() */
-			e->recipient = (const char *)(uintptr_t)arena_add(&mp, mp.load, 4, 4);
-			e->queue = (const char *)(uintptr_t)arena_add(&mp, mp.load, 6, 8);
+			e->recipient = (const char *)(uintptr_t)arena_add(&mp, mp.load, 4);
+			e->queue = (const char *)(uintptr_t)arena_add_identity(&mp, mp.load, 6);
 			e->in_play = e->status != STATUS_SENT;
 			e->text_grey = sqlite3_column_int(mp.load, 5) != 0;
 			e->chained = false;

@@ -23,6 +23,7 @@
 #include "report_agg.h"
 
 #include "diag.h"
+#include "store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,16 +49,6 @@ mix(uint64_t x)
 	x ^= x >> 27;
 	x *= 0x94d049bb133111ebULL;
 	return x ^ (x >> 31);
-}
-
-static uint64_t
-hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 0x100000001b3ULL;
-	return h;
 }
 
 static uint64_t
@@ -215,11 +206,11 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 			status = k;
 	}
 	if (rcpt != NULL)
-		hr = hash_bytes(0xcbf29ce484222325ULL, rcpt, nrcpt);
+		hr = (uint64_t)store_text_key(rcpt, nrcpt);
 	if (dom != NULL)
-		hd = hash_bytes(0xcbf29ce484222325ULL, dom, ndom);
+		hd = (uint64_t)store_text_key(dom, ndom);
 	if (cli != NULL)
-		hc = hash_bytes(0xcbf29ce484222325ULL, cli, ncli);
+		hc = (uint64_t)store_text_key(cli, ncli);
 
 	/* class and subject, for classes 4 and 5 */
 	if (sqlite3_column_type(s, 8) == SQLITE_INTEGER &&
@@ -259,7 +250,8 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 		struct cause *c;
 
 		h = hash_int(3, status);
-		h = enh != NULL ? hash_bytes(hash_int(h, 1), enh, nenh) : hash_int(h, 0);
+		h = enh != NULL ? hash_int(hash_int(h, 1), store_text_key(enh, nenh))
+		                : hash_int(h, 0);
 		h = hash_int(h, has_reply ? reply : INT64_MIN);
 		h = hash_int(h, reason_key);
 		if (hmap_put(&a->cause_ix, true, h, (uint32_t)a->ncauses, &ix)) {

@@ -224,10 +224,8 @@ static const char migrate_1_to_2_after[] =
     " FROM events GROUP BY 1, 2, 3, 4, 5, 6;";
 /* clang-format on */
 
-/* text_key - the 64-bit FNV-1a hash of a text (the report groups reasons
- * by it: integers sort faster than long texts) */
-static int64_t
-text_key(const char *p, size_t n)
+int64_t
+store_text_key(const char *p, size_t n)
 {
 	return (int64_t)fnv1a(0xcbf29ce484222325ULL, p, n);
 }
@@ -242,7 +240,7 @@ sql_text_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (t == NULL)
 		sqlite3_result_null(ctx);
 	else
-		sqlite3_result_int64(ctx, text_key(t, (size_t)sqlite3_value_bytes(argv[0])));
+		sqlite3_result_int64(ctx, store_text_key(t, (size_t)sqlite3_value_bytes(argv[0])));
 }
 
 /* message_key - the 64-bit FNV-1a hash of MTA, host and queue ID, the key
@@ -939,7 +937,7 @@ store_add_event(struct store *st, const struct source_state *src, uint64_t line_
 	else
 		sqlite3_bind_null(s, 26);
 	if (ev->reason[0] != '\0')
-		sqlite3_bind_int64(s, 27, text_key(ev->reason, strlen(ev->reason)));
+		sqlite3_bind_int64(s, 27, store_text_key(ev->reason, strlen(ev->reason)));
 	else
 		sqlite3_bind_null(s, 27);
 	if (sqlite3_step(s) != SQLITE_DONE) {

@@ -56,6 +56,10 @@ void store_source_restart(struct source_state *src);
 /* store_add_event - insert one event of line LINE_NO of SRC */
 int store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
                     const struct envelope *env, const struct event *ev, char **cause);
+/* store_text_key - the 64-bit FNV-1a hash of a text: the events' reason_key
+ * (the report groups reasons by it: integers sort faster than long texts),
+ * and the report's key for the values it counts */
+int64_t store_text_key(const char *p, size_t n);
 /* store_insert_finding - run S, an insert into greylisting or
  * miscategorized, once with event ID at ?1, TEXT (a signature or rule name,
  * kept as long as S runs) at ?2 and DETAIL (copied; NULL for none) at ?3;
