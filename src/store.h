@@ -75,9 +75,12 @@ struct codes;
 int store_sync_codes(struct store *st, const struct codes *codes, char **cause);
 /* store_max_event_id - the highest events.id, 0 when empty */
 int64_t store_max_event_id(struct store *st);
-/* store_defer_indexes - before ingesting into an empty database, drop the
- * secondary indexes that store_restore_indexes() builds again afterwards */
-int store_defer_indexes(struct store *st, char **cause);
+/* store_bulk_begin - before ingesting into an empty database, drop the
+ * secondary indexes that store_restore_indexes() builds again afterwards
+ * and write through a rollback journal instead of the WAL */
+int store_bulk_begin(struct store *st, char **cause);
+/* store_bulk_end - after the ingest: commit, and back to WAL mode */
+int store_bulk_end(struct store *st, char **cause);
 int store_restore_indexes(struct store *st, char **cause);
 /* store_begin - open a write transaction if none is open */
 int store_begin(struct store *st, char **cause);

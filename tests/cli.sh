@@ -45,6 +45,10 @@ out_has "Bounce causes" "report"
 out_has "User unknown" "report"
 [ "$(rows "$tmp/a.db" 'select count(*) from events')" = 2 ] && ok || bad "first run stores 2 events"
 [ "$(stat -c %a "$tmp/a.db")" = 600 ] && ok || bad "database mode $(stat -c %a "$tmp/a.db")"
+# the first load into an empty database goes through a rollback journal;
+# the database is left in WAL mode, with no journal behind
+[ "$(rows "$tmp/a.db" 'pragma journal_mode')" = wal ] && ok || bad "journal mode after a first load: $(rows "$tmp/a.db" 'pragma journal_mode')"
+[ ! -e "$tmp/a.db-journal" ] && ok || bad "rollback journal left behind"
 [ "$(rows "$tmp/a.db" "select line_no||' '||status||' '||reply_code||' '||enhanced_code from events order by id limit 1")" = "1 bounced 550 5.1.1" ] && ok || bad "row fields"
 
 # the same file again adds nothing; appended lines are added exactly once

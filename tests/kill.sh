@@ -9,8 +9,8 @@ bin="$top_builddir/src/smtplog-report"
 tmp=$(mktemp -d /tmp/smtplog-kill-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
-# ~200k lines: the findings fixture repeated with distinct queue IDs
-awk -v reps=6000 '{ l[NR] = $0 } END {
+# ~306k lines (a checkpoint every 256k lines: one mid-file): the findings fixture repeated with distinct queue IDs
+awk -v reps=9000 '{ l[NR] = $0 } END {
     for (r = 0; r < reps; r++)
         for (i = 1; i <= NR; i++) { s = l[i]; sub(/: 1A0/, ": " sprintf("%X", r) "Q", s); print s }
 }' "$top_srcdir/tests/fixtures/findings.log" >"$tmp/big.log"
@@ -21,8 +21,8 @@ rows() { sqlite3 "$1" "SELECT count(*), count(DISTINCT line_no), sum(line_no), m
     (SELECT count(*) FROM greylisting), (SELECT count(*) FROM miscategorized) FROM events"; }
 "$bin" ${PATTERNS_OPT:-} --db "$tmp/clean.db" --year 2026 "$tmp/big.log" >/dev/null 2>&1
 want=$(rows "$tmp/clean.db")
-for delay in 0.2 0.5 0.9 1.4 2.0; do
-    rm -f "$tmp/k.db" "$tmp/k.db-wal" "$tmp/k.db-shm"
+for delay in 0.2 0.5 0.8 1.1 1.4 2.0; do
+    rm -f "$tmp/k.db" "$tmp/k.db-wal" "$tmp/k.db-shm" "$tmp/k.db-journal"
     "$bin" ${PATTERNS_OPT:-} --db "$tmp/k.db" --year 2026 "$tmp/big.log" >/dev/null 2>&1 &
     pid=$!
     sleep "$delay"
@@ -31,6 +31,7 @@ for delay in 0.2 0.5 0.9 1.4 2.0; do
     before=$(sqlite3 "$tmp/k.db" 'SELECT count(*) FROM events' 2>/dev/null || echo 0)
     "$bin" ${PATTERNS_OPT:-} --db "$tmp/k.db" --year 2026 "$tmp/big.log" >/dev/null 2>&1
     got=$(rows "$tmp/k.db")
+    echo "killed after ${delay}s: $before rows committed then"
     if [ "$got" = "$want" ]; then pass=$((pass + 1)); else
         fail=$((fail + 1)); echo "FAIL: killed after ${delay}s ($before rows then): $got, want $want" >&2; fi
 done
