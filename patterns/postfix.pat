@@ -15,7 +15,10 @@ candidate "reject: "
 # Delivery agents: QID: to=<r>, [orig_to=<o>,] relay=..., [conn_use=N,]
 # delay=..., delays=..., [tls=...,] dsn=X.Y.Z, status=S (text)
 # Fields between to= and status= may come in any order; values never hold
-# a space or "(" so hostile reply text cannot pose as a field.
+# a space or "(" so hostile reply text cannot pose as a field.  The
+# response is the text up to the line's last ")", or all of it when a cut
+# line has none: a greedy ".*" that gives back that one byte costs 30% less
+# than a lazy ".*?" trying "\)?$" at every byte.
 rule delivery
 program /(?:smtp|lmtp|local|virtual|pipe|error|retry|discard)$
 require " status="
@@ -28,7 +31,7 @@ match ^(?<queue_id>[0-9A-Za-z]+):\x20to=(?<recipient><[^>]*>|[^,\s]*),
        (?:said|refused\x20to\x20talk\x20to\x20me):\x20)?
     (?:(?<reply_code>[2-5]\d\d)
        (?:[\x20-](?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?(?=[\x20-]|\)?$))?
-  .*?)\)?)?$
+  (?:.*(?=\)$)|.*))\)?)?$
 
 # qmgr gives up on a message: QID: from=<s>, status=expired, returned to sender
 rule expired

@@ -83,7 +83,8 @@ struct pipeline {
 	struct batch *spare; /* given back by the writer, or NULL */
 	bool closing;
 	bool failed;
-	double waited; /* seconds the reader waited for the writer */
+	double waited;     /* seconds the reader waited for the writer */
+	double writer_cpu; /* the writer thread's CPU seconds */
 	char *cause;
 };
 
@@ -133,6 +134,12 @@ writer_main(void *arg)
 		pthread_cond_broadcast(&pl->changed);
 	}
 	pthread_mutex_unlock(&pl->lock);
+	{
+		struct timespec t;
+
+		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) == 0)
+			pl->writer_cpu = (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+	}
 	return NULL;
 }
 
@@ -195,7 +202,11 @@ pipeline_finish(struct pipeline *pl, char **cause)
 		pthread_join(pl->writer, NULL);
 	}
 	if (getenv("SMTPLOG_TIMING") != NULL)
+	{
 		fprintf(stderr, "timing:   waiting for the writer   %.3f s\n", pl->waited);
+		if (pl->threaded)
+			fprintf(stderr, "timing:   the writer's CPU         %.3f s\n", pl->writer_cpu);
+	}
 	pthread_mutex_destroy(&pl->lock);
 	pthread_cond_destroy(&pl->changed);
 	for (int i = 0; i < 2; i++) {
