@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#ifdef HAVE_MALLOC_TRIM
+#if defined(HAVE_MALLOC_TRIM) || defined(HAVE_MALLOPT)
 #include <malloc.h>
 #endif
 #include <string.h>
@@ -111,6 +111,15 @@ main(int argc, char **argv)
 	FILE *out = stdout;
 	int status = EXIT_OK;
 
+#if defined(HAVE_MALLOPT) && defined(M_ARENA_MAX)
+	/* One malloc arena for every thread.  The writer thread fills
+	 * SQLite's page cache during the load; when the database returns to
+	 * WAL mode the cache is dropped, and the main thread refills it for
+	 * the index.  With an arena per thread the dropped pages stayed in the
+	 * writer's arena: 12 MiB more at 100 MB of Postfix, none with one
+	 * arena, and no slower (no per-line allocation contends for it). */
+	(void)mallopt(M_ARENA_MAX, 1);
+#endif
 	if (options_parse(argc, argv, &opt, &cause) != 0) {
 		diag_warn("%s", cause);
 		free(cause);
