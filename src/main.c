@@ -255,24 +255,21 @@ main(int argc, char **argv)
 				          opt.files[i], (unsigned long long)res.too_long,
 				          1024 * 1024);
 		}
-		if (store_bulk_end(st, &cause) != 0) {
-			diag_warn("%s", cause);
-			status = EXIT_IO;
-			goto done;
-		}
 		phase_time("read");
 		scope.source_ids = opt.all ? NULL : ids;
 		scope.nsources = nids;
-		/* The events are committed: the report's sections that read them
-		 * alone are read beside the index build and the analysis.  With
-		 * --keep-days the pruning comes first. */
-		if (opt.keep_days == 0)
-			job = report_start(store_db(st), store_path(st), &scope);
-		if (store_restore_indexes(st, &cause) != 0 || store_commit(st, &cause) != 0) {
+		/* The index is built before the database returns to WAL mode
+		 * after a bulk load (its pages written once, the page cache still
+		 * warm).  Then the report's sections that read the events alone
+		 * are read beside the analysis.  With --keep-days the pruning
+		 * comes first. */
+		if (store_restore_indexes(st, &cause) != 0 || store_bulk_end(st, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 			goto done;
 		}
+		if (opt.keep_days == 0)
+			job = report_start(store_db(st), store_path(st), &scope);
 		phase_time("index");
 		if (analyze_events(st, pats, &cause) != 0) {
 			diag_warn("%s", cause);
