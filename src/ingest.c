@@ -201,11 +201,11 @@ pipeline_finish(struct pipeline *pl, char **cause)
 		pthread_mutex_unlock(&pl->lock);
 		pthread_join(pl->writer, NULL);
 	}
-	if (getenv("SMTPLOG_TIMING") != NULL)
-	{
+	if (getenv("SMTPLOG_TIMING") != NULL) {
 		fprintf(stderr, "timing:   waiting for the writer   %.3f s\n", pl->waited);
 		if (pl->threaded)
-			fprintf(stderr, "timing:   the writer's CPU         %.3f s\n", pl->writer_cpu);
+			fprintf(stderr, "timing:   the writer's CPU         %.3f s\n",
+			        pl->writer_cpu);
 	}
 	pthread_mutex_destroy(&pl->lock);
 	pthread_cond_destroy(&pl->changed);

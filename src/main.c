@@ -115,9 +115,10 @@ main(int argc, char **argv)
 	/* One malloc arena for every thread.  The writer thread fills
 	 * SQLite's page cache during the load; when the database returns to
 	 * WAL mode the cache is dropped, and the main thread refills it for
-	 * the index.  With an arena per thread the dropped pages stayed in the
-	 * writer's arena: 12 MiB more at 100 MB of Postfix, none with one
-	 * arena, and no slower (no per-line allocation contends for it). */
+	 * the analysis.  With an arena per thread the dropped pages stayed in
+	 * the writer's arena: 10-12 MiB more peak RSS at 100 MB of Postfix,
+	 * none with one arena, and no slower (no per-line allocation contends
+	 * for it). */
 	(void)mallopt(M_ARENA_MAX, 1);
 #endif
 	if (options_parse(argc, argv, &opt, &cause) != 0) {

@@ -338,49 +338,46 @@ build_counts(struct report *r, sqlite3 *db, char **cause)
 	              " FROM temp.counts GROUP BY mta ORDER BY total DESC, mta",
 	              cause) != 0)
 		goto fail;
-	if (add_table(r, db, "class_subject", "Failures by class and subject",
-	              "4 temporary, 5 permanent. X.1 address X.2 mailbox X.3 system X.4 network "
-	              "X.5 protocol X.6 content X.7 policy",
-	              "SELECT class,"
-	              " sum(events * (subject = 0)) AS \"X.0\", sum(events * (subject = 1)) AS \"X.1\","
-	              " sum(events * (subject = 2)) AS \"X.2\", sum(events * (subject = 3)) AS \"X.3\","
-	              " sum(events * (subject = 4)) AS \"X.4\", sum(events * (subject = 5)) AS \"X.5\","
-	              " sum(events * (subject = 6)) AS \"X.6\", sum(events * (subject = 7)) AS \"X.7\","
-	              " sum(events * (subject IS NULL OR subject > 7)) AS \"none\","
-	              " sum(events) AS total FROM temp.class_subject GROUP BY class ORDER BY class",
-	              cause) != 0)
+	if (add_table(
+	        r, db, "class_subject", "Failures by class and subject",
+	        "4 temporary, 5 permanent. X.1 address X.2 mailbox X.3 system X.4 network "
+	        "X.5 protocol X.6 content X.7 policy",
+	        "SELECT class,"
+	        " sum(events * (subject = 0)) AS \"X.0\", sum(events * (subject = 1)) AS \"X.1\","
+	        " sum(events * (subject = 2)) AS \"X.2\", sum(events * (subject = 3)) AS \"X.3\","
+	        " sum(events * (subject = 4)) AS \"X.4\", sum(events * (subject = 5)) AS \"X.5\","
+	        " sum(events * (subject = 6)) AS \"X.6\", sum(events * (subject = 7)) AS \"X.7\","
+	        " sum(events * (subject IS NULL OR subject > 7)) AS \"none\","
+	        " sum(events) AS total FROM temp.class_subject GROUP BY class ORDER BY class",
+	        cause) != 0)
 		goto fail;
 	if (add_table(r, db, "bounces", "Bounce causes",
 	              "permanent failures: the message was returned to its sender",
-	              CAUSE_SQL("bounced", CAUSE_COLUMNS),
-	              cause) != 0)
+	              CAUSE_SQL("bounced", CAUSE_COLUMNS), cause) != 0)
 		goto fail;
 	if (add_table(r, db, "deferrals", "Deferral causes",
 	              "temporary failures: the MTA keeps the message and retries",
-	              CAUSE_SQL("deferred", CAUSE_COLUMNS),
-	              cause) != 0)
+	              CAUSE_SQL("deferred", CAUSE_COLUMNS), cause) != 0)
 		goto fail;
 	if (add_table(r, db, "rejections", "SMTP-time rejections",
 	              "refused by this server while the client was connected",
-	              CAUSE_SQL("rejected", REJECT_COLUMNS),
-	              cause) != 0)
+	              CAUSE_SQL("rejected", REJECT_COLUMNS), cause) != 0)
 		goto fail;
-	if (add_table(
-	        r, db, "domains", "Top failing recipient domains", NULL,
-	        /* the counts from the tallies; the top domains' distinct
-	         * recipients from the failures */
-	        "WITH f AS MATERIALIZED (SELECT recipient_domain AS domain,"
-	        "   sum(events * (status = 'bounced')) AS bounced,"
-	        "   sum(events * (status = 'deferred')) AS deferred,"
-	        "   sum(events * (status = 'expired')) AS expired,"
-	        "   sum(events * (status = 'sent')) AS sent"
-	        "   FROM temp.tally WHERE recipient_domain <> '' GROUP BY recipient_domain"
-	        "   HAVING bounced + deferred + expired > 0"
-	        "   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
-	        " SELECT domain, bounced, deferred, expired, sent, r.recipients"
-	        " FROM f LEFT JOIN temp.domain_recipients r ON r.recipient_domain = f.domain"
-	        " ORDER BY bounced + deferred + expired DESC, domain",
-	        cause) != 0)
+	if (add_table(r, db, "domains", "Top failing recipient domains", NULL,
+	              /* the counts from the tallies; the top domains' distinct
+	               * recipients from the failures */
+	              "WITH f AS MATERIALIZED (SELECT recipient_domain AS domain,"
+	              "   sum(events * (status = 'bounced')) AS bounced,"
+	              "   sum(events * (status = 'deferred')) AS deferred,"
+	              "   sum(events * (status = 'expired')) AS expired,"
+	              "   sum(events * (status = 'sent')) AS sent"
+	              "   FROM temp.tally WHERE recipient_domain <> '' GROUP BY recipient_domain"
+	              "   HAVING bounced + deferred + expired > 0"
+	              "   ORDER BY bounced + deferred + expired DESC, domain LIMIT ?4)"
+	              " SELECT domain, bounced, deferred, expired, sent, r.recipients"
+	              " FROM f LEFT JOIN temp.domain_recipients r ON r.recipient_domain = f.domain"
+	              " ORDER BY bounced + deferred + expired DESC, domain",
+	              cause) != 0)
 		goto fail;
 	if (add_table(
 	        r, db, "relays", "Top failing relays", NULL,
