@@ -4,7 +4,9 @@
  * The schema lives in one place (schema_sql) with PRAGMA user_version as its
  * version.  Events are inserted inside a transaction that stays open until
  * store_checkpoint() writes the source's offset and commits, so the offset
- * and the rows it covers land together or not at all.
+ * and the rows it covers land together or not at all.  The database is in
+ * WAL mode, except during a first load into an empty one
+ * (store_bulk_begin .. store_bulk_end), written through a rollback journal.
  */
 #include "config.h"
 
@@ -1051,8 +1053,11 @@ store_bulk_end(struct store *st, char **cause)
 		return 0;
 	/* back to WAL: the report's connection reads while this one writes */
 	if (!journal_mode(st, "wal")) {
-		set_cause(cause, "%s: cannot return to WAL mode: %s", st->path,
-		          sqlite3_errmsg(st->db));
+		/* the events are committed: the next run analyses them */
+		set_cause(cause,
+		          "%s: cannot return to WAL mode (another program has the database "
+		          "open?); the events are stored, the next run analyses them",
+		          st->path);
 		return -1;
 	}
 	st->bulk = false;
