@@ -62,6 +62,9 @@ struct tally_cache {
  */
 #define CHECKPOINT_PAGES 1000
 
+/* the page cache of the writing connection: 16 MiB */
+#define STORE_CACHE_SIZE "-16384"
+
 struct checkpointer {
 	sqlite3 *db; /* its own connection; NULL: SQLite's own auto-checkpoint */
 	pthread_t thread;
@@ -75,6 +78,7 @@ struct store {
 	char *path;
 	bool in_tx;
 	bool bulk; /* in rollback-journal mode for a bulk load: store_bulk_begin */
+	bool index_dropped; /* events_message_key, until store_restore_indexes */
 	struct checkpointer ckpt;
 	sqlite3_stmt *insert_event;
 	sqlite3_stmt *insert_greylisting, *insert_miscategorized; /* an event's text findings */
@@ -473,7 +477,7 @@ store_open(const char *path, char **cause)
 	     * a file, so memory stays bounded whatever the input's size */
 	    exec(st,
 	         "PRAGMA synchronous=NORMAL; PRAGMA temp_store=FILE;"
-	         "PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF",
+	         "PRAGMA cache_size=" STORE_CACHE_SIZE "; PRAGMA foreign_keys=OFF",
 	         cause) != 0 ||
 	    user_version(st, &version, cause) != 0)
 		goto fail;
@@ -1029,6 +1033,7 @@ store_bulk_begin(struct store *st, char **cause)
 		return 0;
 	if (exec(st, "DROP INDEX IF EXISTS events_message_key", cause) != 0)
 		return -1;
+	st->index_dropped = true;
 	/* Into an empty database, a rollback journal writes each page once
 	 * (pages past the file's old end need no journal) where the WAL
 	 * writes it twice, and costs the writing thread 30% less CPU per row.
@@ -1068,9 +1073,25 @@ store_bulk_end(struct store *st, char **cause)
 int
 store_restore_indexes(struct store *st, char **cause)
 {
+	int rc;
+
 	if (begin(st, cause) != 0)
 		return -1;
-	return exec(st, EVENT_INDEXES, cause);
+	if (!st->index_dropped)
+		return exec(st, EVENT_INDEXES, cause);
+	/* SQLite's sorter keeps runs of cache_size bytes in memory (4 MiB
+	 * at least with 16 KiB pages) and merges them: runs of 4 MiB sort
+	 * within the processor's caches, runs of 16 MiB do not.  The message
+	 * index of 1 GB of Postfix (1.06 M rows): 0.79-0.88 s with 16 MiB,
+	 * 0.59-0.60 s with 2 MiB, and 11 MiB less peak memory. */
+	rc = exec(st, "PRAGMA cache_size=-2048", cause);
+	if (rc == 0)
+		rc = exec(st, EVENT_INDEXES, cause);
+	if (exec(st, "PRAGMA cache_size=" STORE_CACHE_SIZE, rc == 0 ? cause : NULL) != 0)
+		rc = -1;
+	if (rc == 0)
+		st->index_dropped = false;
+	return rc;
 }
 
 int
