@@ -57,14 +57,8 @@ progress_print(struct input *in, time_t start, bool final)
 #define BATCH_EVENTS 4096
 #define BATCH_ARENA  (4 * 1024 * 1024)
 
-struct batch_event {
-	uint64_t line_no;
-	struct envelope env;
-	struct event ev;
-};
-
 struct batch {
-	struct batch_event *ev;
+	struct store_event *ev;
 	size_t nev;
 	char *arena;
 	size_t used, size;
@@ -93,13 +87,8 @@ struct pipeline {
 static bool
 batch_store(struct pipeline *pl, struct batch *b, bool failed)
 {
-	bool ok = !failed;
+	bool ok = !failed && store_add_events(pl->st, &b->src, b->ev, b->nev, &pl->cause) == 0;
 
-	for (size_t i = 0; i < b->nev && ok; i++) {
-		if (store_add_event(pl->st, &b->src, b->ev[i].line_no, &b->ev[i].env, &b->ev[i].ev,
-		                    &pl->cause) != 0)
-			ok = false;
-	}
 	if (ok && b->checkpoint && store_checkpoint(pl->st, &b->src, &pl->cause) != 0)
 		ok = false;
 	b->nev = 0;
@@ -255,7 +244,7 @@ copy_span(struct batch *b, struct span *s)
 static bool
 batch_add(struct batch *b, uint64_t line_no, const struct envelope *env, const struct event *ev)
 {
-	struct batch_event *be;
+	struct store_event *be;
 	size_t need = span_bytes(env->host) + span_bytes(env->program) + span_bytes(ev->queue_id) +
 	              span_bytes(ev->sender) + span_bytes(ev->recipient) +
 	              span_bytes(ev->orig_recipient) + span_bytes(ev->relay) +

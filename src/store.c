@@ -13,6 +13,7 @@
 #include "store.h"
 
 #include "diag.h"
+#include "store_feed.h"
 #include "codes.h"
 #include "envelope.h"
 
@@ -77,10 +78,12 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	bool in_tx;
-	bool bulk; /* in rollback-journal mode for a bulk load: store_bulk_begin */
+	bool bulk;          /* in rollback-journal mode for a bulk load: store_bulk_begin */
 	bool index_dropped; /* events_message_key, until store_restore_indexes */
 	struct checkpointer ckpt;
-	sqlite3_stmt *insert_event;
+	struct store_feed feed;      /* the batch insert_events reads */
+	sqlite3_stmt *insert_events; /* INSERT INTO events ... SELECT FROM the feed */
+	sqlite3_stmt *max_event_id;
 	sqlite3_stmt *insert_greylisting, *insert_miscategorized; /* an event's text findings */
 	sqlite3_stmt *tally_event;
 	struct tally_cache tallies;
@@ -140,7 +143,7 @@ static const char schema_sql[] =
     "  reason TEXT,\n"
     "  rule TEXT,\n"
     "  enhanced_source TEXT,\n" /* 'reply' or 'dsn' */
-    "  message_key INTEGER,\n"  /* hash of mta, host, queue_id: see message_key() */
+    "  message_key INTEGER,\n"  /* hash of mta, host, queue_id: store_message_key() */
     "  reason_key INTEGER\n"    /* hash of reason: the report groups by it */
     ");\n"
     "DROP INDEX IF EXISTS events_source;\n" /* the report reads tallies and events_failures */
@@ -251,10 +254,8 @@ sql_text_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_int64(ctx, store_text_key(t, (size_t)sqlite3_value_bytes(argv[0])));
 }
 
-/* message_key - the 64-bit FNV-1a hash of MTA, host and queue ID, the key
- * the analysis finds a message's events by */
-static int64_t
-message_key(const char *mta, struct span host, struct span queue_id)
+int64_t
+store_message_key(const char *mta, struct span host, struct span queue_id)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -280,7 +281,7 @@ sql_message_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (mta == NULL || qid.p == NULL)
 		sqlite3_result_null(ctx);
 	else
-		sqlite3_result_int64(ctx, message_key(mta, host, qid));
+		sqlite3_result_int64(ctx, store_message_key(mta, host, qid));
 }
 
 static int
@@ -507,15 +508,15 @@ store_open(const char *path, char **cause)
 		(void)chmod(path, 0600);
 		checkpointer_start(st);
 	}
-	if (prepare(
-	        st,
-	        "INSERT INTO events(source_id, line_no, ts, ts_epoch, host, mta, program, queue_id,"
-	        " status, sender, recipient, recipient_domain, orig_recipient, relay, client,"
-	        " reply_code, enhanced_code, dsn, class, subject, detail, response, reason, rule,"
-	        " enhanced_source, message_key, reason_key)"
-	        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
-	        "?21,?22,?23,?24,?25,?26,?27)",
-	        &st->insert_event, cause) != 0 ||
+	if (store_feed_register(st->db, &st->feed) != SQLITE_OK) {
+		set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (prepare(st,
+	            "INSERT INTO events(" STORE_FEED_COLUMNS ") SELECT " STORE_FEED_COLUMNS
+	            " FROM smtplog_event_feed",
+	            &st->insert_events, cause) != 0 ||
+	    prepare(st, "SELECT max(id) FROM events", &st->max_event_id, cause) != 0 ||
 	    prepare(st,
 	            "INSERT OR REPLACE INTO greylisting(event_id, basis, signature, direction)"
 	            " VALUES (?1, 'text', ?2, ?3)",
@@ -550,7 +551,9 @@ store_close(struct store *st)
 	if (st->in_tx)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	checkpointer_stop(st);
-	sqlite3_finalize(st->insert_event);
+	sqlite3_finalize(st->insert_events);
+	sqlite3_finalize(st->max_event_id);
+	store_feed_free(&st->feed);
 	sqlite3_finalize(st->insert_greylisting);
 	sqlite3_finalize(st->insert_miscategorized);
 	sqlite3_finalize(st->tally_event);
@@ -688,15 +691,6 @@ store_source_restart(struct source_state *src)
 {
 	src->offset = 0;
 	src->lines = 0;
-}
-
-static void
-bind_span(sqlite3_stmt *s, int i, struct span sp)
-{
-	if (sp.p == NULL)
-		sqlite3_bind_null(s, i);
-	else
-		sqlite3_bind_text(s, i, sp.p, (int)sp.n, SQLITE_STATIC);
 }
 
 static void
@@ -879,90 +873,45 @@ add_text_findings(struct store *st, int64_t id, const struct event *ev, char **c
 }
 
 int
-store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
-                const struct envelope *env, const struct event *ev, char **cause)
+store_add_events(struct store *st, const struct source_state *src, const struct store_event *rows,
+                 size_t n, char **cause)
 {
-	sqlite3_stmt *s = st->insert_event;
-	char ts[sizeof((struct tally *)0)->first_ts], domain[256];
-	size_t dn = 0;
+	int64_t first;
 
+	if (n == 0)
+		return 0;
 	if (begin(st, cause) != 0)
 		return -1;
-	envelope_format_ts(&env->ts, ts, sizeof ts);
-	{
-		/* Exim local deliveries log "user <user@domain>": the domain is in
-		 * the original recipient */
-		struct span r = ev->recipient;
-		const char *at = span_is_set(r) ? memrchr(r.p, '@', r.n) : NULL;
-
-		if (at == NULL && span_is_set(ev->orig_recipient)) {
-			r = ev->orig_recipient;
-			at = memrchr(r.p, '@', r.n);
-		}
-		if (at != NULL) {
-			const char *e = r.p + r.n;
-
-			for (const char *c = at + 1; c < e && dn < sizeof domain - 1; c++)
-				domain[dn++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;
-		}
-	}
-	sqlite3_bind_int64(s, 1, src->id);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)line_no);
-	bind_opt_text(s, 3, ts);
-	if (ts[0] != '\0')
-		sqlite3_bind_int64(s, 4, envelope_ts_epoch(&env->ts));
-	else
-		sqlite3_bind_null(s, 4);
-	bind_span(s, 5, env->host);
-	sqlite3_bind_text(s, 6, mta_name(ev->mta), -1, SQLITE_STATIC);
-	bind_span(s, 7, env->program);
-	bind_span(s, 8, ev->queue_id);
-	sqlite3_bind_text(s, 9, status_name(ev->status), -1, SQLITE_STATIC);
-	bind_span(s, 10, ev->sender);
-	bind_span(s, 11, ev->recipient);
-	if (dn > 0)
-		sqlite3_bind_text(s, 12, domain, (int)dn, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 12);
-	bind_span(s, 13, ev->orig_recipient);
-	bind_span(s, 14, ev->relay);
-	bind_span(s, 15, ev->client);
-	bind_opt_int(s, 16, ev->reply_code, 0);
-	bind_opt_text(s, 17, ev->enhanced_code);
-	bind_opt_text(s, 18, ev->dsn);
-	bind_opt_int(s, 19, ev->class_code, -1);
-	bind_opt_int(s, 20, ev->subject, -1);
-	bind_opt_int(s, 21, ev->detail, -1);
-	bind_span(s, 22, ev->response);
-	bind_opt_text(s, 23, ev->reason);
-	sqlite3_bind_text(s, 24, ev->rule, -1, SQLITE_STATIC);
-	if (ev->enhanced_code[0] == '\0')
-		sqlite3_bind_null(s, 25);
-	else
-		sqlite3_bind_text(s, 25, ev->enhanced_from_dsn ? "dsn" : "reply", -1,
-		                  SQLITE_STATIC);
-	if (span_is_set(ev->queue_id))
-		sqlite3_bind_int64(s, 26, message_key(mta_name(ev->mta), env->host, ev->queue_id));
-	else
-		sqlite3_bind_null(s, 26);
-	if (ev->reason[0] != '\0')
-		sqlite3_bind_int64(s, 27, store_text_key(ev->reason, strlen(ev->reason)));
-	else
-		sqlite3_bind_null(s, 27);
-	if (sqlite3_step(s) != SQLITE_DONE) {
+	/* SQLite gives each appended row the table's largest id plus one, and
+	 * this connection holds the write lock: the rows get first, first + 1,
+	 * ... as the findings below need (checked, not assumed) */
+	first = store_max_event_id(st) + 1;
+	store_feed_load(&st->feed, src->id, rows, n);
+	if (sqlite3_step(st->insert_events) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
-		sqlite3_reset(s);
+		sqlite3_reset(st->insert_events);
 		return -1;
 	}
-	sqlite3_reset(s);
-	if ((ev->greylist_sig != NULL || ev->transient_sig != NULL || ev->permanent_sig != NULL ||
-	     ev->class_mismatch) &&
-	    add_text_findings(st, sqlite3_last_insert_rowid(st->db), ev, cause) != 0)
+	sqlite3_reset(st->insert_events);
+	if (sqlite3_last_insert_rowid(st->db) != first + (int64_t)n - 1) {
+		set_cause(cause, "%s: events were not given consecutive ids", st->path);
 		return -1;
-	return tallies_add(st, src->id,
-	                   ts[0] == '\0' ? -1 : tally_period(envelope_ts_epoch(&env->ts)), ev->mta,
-	                   ev->status, (struct span){domain, dn},
-	                   span_is_set(ev->relay) ? ev->relay : (struct span){"", 0}, ts, cause);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct event *ev = &rows[i].ev;
+		const struct feed_row *d = &st->feed.derived[i];
+
+		if ((ev->greylist_sig != NULL || ev->transient_sig != NULL ||
+		     ev->permanent_sig != NULL || ev->class_mismatch) &&
+		    add_text_findings(st, first + (int64_t)i, ev, cause) != 0)
+			return -1;
+		if (tallies_add(st, src->id, d->ts[0] == '\0' ? -1 : tally_period(d->epoch),
+		                ev->mta, ev->status, (struct span){d->domain, d->domain_len},
+		                span_is_set(ev->relay) ? ev->relay : (struct span){"", 0}, d->ts,
+		                cause) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 int
@@ -994,14 +943,12 @@ store_checkpoint(struct store *st, const struct source_state *src, char **cause)
 int64_t
 store_max_event_id(struct store *st)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = st->max_event_id;
 	int64_t id = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT max(id) FROM events", -1, &s, NULL) != SQLITE_OK)
-		return 0;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		id = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return id;
 }
 

@@ -5,7 +5,8 @@
  * migrating a database, recognising an input already read (by a fingerprint
  * of its first bytes, not its name) and where to resume it, and inserting
  * events (with the findings of their own text, judged by analyze.c) through
- * statements prepared once, in large transactions that also record each
+ * statements prepared once (a batch of events in one INSERT, read from
+ * store_feed.c's virtual table), in large transactions that also record each
  * source's new offset, so a kill loses and duplicates nothing; and
  * checkpointing the WAL on a thread of its own.
  * Does not own: reading inputs, deciding findings (analyze.c), or the
@@ -53,9 +54,22 @@ int store_source_find(struct store *st, const char *path, const char *head, size
  * offset (its stored events stay) */
 void store_source_restart(struct source_state *src);
 
-/* store_add_event - insert one event of line LINE_NO of SRC */
-int store_add_event(struct store *st, const struct source_state *src, uint64_t line_no,
-                    const struct envelope *env, const struct event *ev, char **cause);
+/* One event to store: the line it came from, its envelope and the event
+ * (their spans must stay valid until store_add_events returns). */
+struct store_event {
+	uint64_t line_no;
+	struct envelope env;
+	struct event ev;
+};
+
+/* store_add_events - insert the N events ROWS of SRC, with their text
+ * findings and tallies, in one statement; 0, or -1 with *cause */
+int store_add_events(struct store *st, const struct source_state *src,
+                     const struct store_event *rows, size_t n, char **cause);
+
+/* store_message_key - the 64-bit FNV-1a hash of MTA, host and queue ID:
+ * events.message_key, the key the analysis finds a message's events by */
+int64_t store_message_key(const char *mta, struct span host, struct span queue_id);
 /* store_text_key - the 64-bit FNV-1a hash of a text: the events' reason_key
  * (the report groups reasons by it: integers sort faster than long texts),
  * and the report's key for the values it counts */
