@@ -58,18 +58,20 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
 	/* clang-format off */
 	return run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
-	    run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY)", 0, cause) != 0 ||
-	    /* with nothing analysed yet, every failure: events_failures holds
-	     * their ids, a fraction of the table's pages; else the new rows */
+	    run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY, message_key INTEGER)", 0,
+		cause) != 0 ||
+	    /* with nothing analysed yet, every failure: events_failure_messages
+	     * holds their ids and message keys, without a read of the table's
+	     * pages; else the new rows */
 	    run(db, after == 0
-		? "INSERT INTO temp.in_play SELECT e.id FROM events e INDEXED BY events_failures"
-		  " WHERE e.status <> 'sent'"
-		: "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e"
+		? "INSERT INTO temp.in_play SELECT e.id, e.message_key FROM events e"
+		  " INDEXED BY events_failure_messages WHERE e.status <> 'sent'"
+		: "INSERT OR IGNORE INTO temp.in_play SELECT e.id, e.message_key FROM events e"
 		  " WHERE e.status <> 'sent' AND e.id > ?1",
 		after, cause) != 0 ||
 	    (after > 0 &&
 		run(db,
-		    "INSERT OR IGNORE INTO temp.in_play SELECT e.id FROM events e JOIN"
+		    "INSERT OR IGNORE INTO temp.in_play SELECT e.id, e.message_key FROM events e JOIN"
 		    " (SELECT DISTINCT message_key FROM events WHERE id > ?1"
 		    "  AND message_key IS NOT NULL) k"
 		    " ON e.message_key = k.message_key WHERE e.id <= ?1 AND e.status <> 'sent'",
@@ -475,9 +477,9 @@ pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
 	    run(db, "CREATE TEMP TABLE msg_keys(n INTEGER PRIMARY KEY, key INTEGER)", 0,
 	        cause) != 0 ||
 	    run(db,
-	    "INSERT INTO temp.msg_keys(key) SELECT d.message_key FROM temp.in_play p"
-	    " CROSS JOIN events d ON d.id = p.id WHERE d.message_key IS NOT NULL"
-	    " GROUP BY d.message_key ORDER BY min(d.id)", 0, cause) != 0)
+	    "INSERT INTO temp.msg_keys(key) SELECT message_key FROM temp.in_play"
+	    " WHERE message_key IS NOT NULL GROUP BY message_key ORDER BY min(id)", 0,
+	    cause) != 0)
 		return -1;
 	/* Every message loaded has a failure in play, so it has an event newer
 	 * than the last analysis (select_in_play), and all its failures are

@@ -92,13 +92,15 @@ struct store {
 
 /* The indexes on events: the analysis finds a message's events by
  * message_key (dropped before a bulk load into an empty database and built
- * after it, store_defer_indexes); the failures, a small share of the events,
- * are found without scanning the deliveries (kept up to date as rows come:
- * cheap, they arrive in source_id order). */
+ * after it, store_restore_indexes); the failures, a small share of the
+ * events, are found without scanning the deliveries, with their message keys
+ * (the analysis reads which messages failed from the index alone).  It is
+ * kept up to date as rows come: cheap, as its keys arrive in order (source,
+ * then id: the id before the message key keeps the inserts appends). */
 #define EVENT_INDEXES                                                                              \
 	"CREATE INDEX IF NOT EXISTS events_message_key ON events(message_key);\n"                  \
-	"CREATE INDEX IF NOT EXISTS events_failures ON events(source_id) WHERE status <> "         \
-	"'sent';\n"
+	"CREATE INDEX IF NOT EXISTS events_failure_messages ON events(source_id, id, message_key)" \
+	" WHERE status <> 'sent';\n"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sources(\n"
@@ -146,7 +148,8 @@ static const char schema_sql[] =
     "  message_key INTEGER,\n"  /* hash of mta, host, queue_id: store_message_key() */
     "  reason_key INTEGER\n"    /* hash of reason: the report groups by it */
     ");\n"
-    "DROP INDEX IF EXISTS events_source;\n" /* the report reads tallies and events_failures */
+    "DROP INDEX IF EXISTS events_source;\n" /* the report reads tallies and failures */
+    "DROP INDEX IF EXISTS events_failures;\n" /* events_failure_messages replaced it */
     "DROP INDEX IF EXISTS events_status;\n" /* cost more to keep than it saved */
     EVENT_INDEXES "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
     "  SELECT enhanced_code, reply_code, reason, count(*) AS events,\n"
