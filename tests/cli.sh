@@ -202,7 +202,7 @@ else bad "report from tallies differs from report from events"; fi
 # migrated: its events are tallied and keyed, and the findings stand
 findings=$(rows "$tmp/t.db" 'select (select count(*) from greylisting), (select count(*) from miscategorized)')
 rows "$tmp/t.db" "create table saved as select id, message_key, reason_key from events;
-    drop table tallies; drop index events_message_key;
+    drop table tallies; drop index events_message_key; drop index events_failure_messages;
     alter table events drop column message_key; alter table events drop column reason_key;
     delete from meta;
     create index events_message on events(mta, host, queue_id, recipient);
@@ -219,6 +219,15 @@ cmp -s "$tmp/tallied.json" "$tmp/migrated.json" && ok || bad "migration from ver
 [ "$(rows "$tmp/t.db" "select count(*) from saved s join events e using (id)
     where s.message_key is not e.message_key or s.reason_key is not e.reason_key")" = 0 ] &&
     ok || bad "keys computed in SQL differ from those computed in C"
+# a database of the earlier index layout (events_failures on source_id
+# alone) gets events_failure_messages, and its report stands
+rows "$tmp/t.db" "drop index events_failure_messages;
+    create index events_failures on events(source_id) where status <> 'sent'" >/dev/null
+"$bin" --db "$tmp/t.db" --year 2026 --format json --since 2026-11-27T12:00 --until 2026-11-27T18:00 \
+    --domain example.com "$sample" >"$tmp/reindexed.json" 2>&1
+cmp -s "$tmp/tallied.json" "$tmp/reindexed.json" && ok || bad "report after the failure index changed"
+[ "$(rows "$tmp/t.db" "select group_concat(name) from sqlite_master where name like 'events_failure%'")" = \
+    events_failure_messages ] && ok || bad "events_failures replaced by events_failure_messages"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
