@@ -199,7 +199,7 @@ is_hostname(const char *p, size_t n)
 	size_t last_dot = 0;
 	int dots = 0;
 
-	if (n < 4 || p[0] == '.' || p[n - 1] == '.' || p[0] == '-')
+	if (n < 4 || p[0] == '.' || p[n - 1] == '.' || p[0] == '-' || memchr(p, '.', n) == NULL)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
@@ -293,6 +293,22 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 
 	if (n == 0)
 		return;
+	{
+		/* a word of letters only, most tokens of a reply, is none of
+		 * the forms below: itself */
+		size_t k = 0;
+
+		while (k < n && is_alpha((unsigned char)p[k]))
+			k++;
+		if (k == n) {
+			if (angled)
+				sig_str(s, "<");
+			sig_put(s, p, n);
+			if (angled)
+				sig_str(s, ">");
+			return;
+		}
+	}
 	if ((*p == 'h' || *p == 'H') && ((n > 7 && strncasecmp(p, "http://", 7) == 0) ||
 	                                 (n > 8 && strncasecmp(p, "https://", 8) == 0))) {
 		sig_url(s, p, n);
@@ -363,7 +379,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 	{
 		bool all_digits = true;
 
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n && all_digits; i++) {
 			if (!is_digit((unsigned char)p[i]))
 				all_digits = false;
 		}
