@@ -3,8 +3,8 @@
  * findings of each failure's own text (analyze_event_text), store.
  *
  * The loop allocates nothing per line: lines are spans into the input's
- * buffer, events are copied into one of two preallocated batches, and SQLite
- * binds the spans.
+ * buffer, events are copied into one of a ring of preallocated batches,
+ * and the store inserts a batch's events from their spans.
  * A checkpoint (the source's offset and counters, then COMMIT) is written
  * every CHECKPOINT_LINES lines and at the end, so a kill at any moment
  * leaves the database at a checkpoint and the next run resumes from it.
@@ -49,13 +49,22 @@ progress_print(struct input *in, time_t start, bool final)
 
 /*
  * The pipeline: this thread reads, parses and extracts into a batch; a
- * writer thread stores full batches in SQLite.  A batch owns copies of its
- * events' text (the line buffer moves on), and may end with a checkpoint:
- * the source's state to record after its events, in the same transaction.
- * With one CPU the writer runs inline; the code path is the same.
+ * writer thread stores full batches in SQLite, in the order they were
+ * filled.  A batch owns copies of its events' text (the line buffer moves
+ * on), and may end with a checkpoint: the source's state to record after
+ * its events, in the same transaction.  With one CPU the writer runs
+ * inline; the code path is the same.
+ *
+ * PIPELINE_BATCHES batches go round a ring, so that the reader goes on
+ * while the writer waits for the disk at a commit (SQLite syncs the
+ * journal and the database file).  1 GB of Postfix: with two batches of
+ * 4096 events the reader waited 0.28-0.32 s for the writer, reading took
+ * 2.0-2.5 s; with eight of 2048, 0.02-0.03 s and 1.7 s, for 7 MiB more
+ * peak memory (39 MiB).  A batch's pages are touched only as it fills.
  */
-#define BATCH_EVENTS 4096
-#define BATCH_ARENA  (4 * 1024 * 1024)
+#define PIPELINE_BATCHES 8
+#define BATCH_EVENTS     2048
+#define BATCH_ARENA      (2 * 1024 * 1024)
 
 struct batch {
 	struct store_event *ev;
@@ -72,9 +81,9 @@ struct pipeline {
 	pthread_t writer;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct batch batches[2];
-	struct batch *full;  /* handed to the writer, or NULL */
-	struct batch *spare; /* given back by the writer, or NULL */
+	struct batch batches[PIPELINE_BATCHES];
+	size_t head;   /* the next batch the writer stores */
+	size_t queued; /* batches handed to the writer, not yet stored */
 	bool closing;
 	bool failed;
 	double waited;     /* seconds the reader waited for the writer */
@@ -106,20 +115,20 @@ writer_main(void *arg)
 	for (;;) {
 		struct batch *b;
 
-		while (pl->full == NULL && !pl->closing)
+		while (pl->queued == 0 && !pl->closing)
 			pthread_cond_wait(&pl->changed, &pl->lock);
-		if (pl->full == NULL)
+		if (pl->queued == 0)
 			break;
 		bool failed = pl->failed, ok;
 
-		b = pl->full;
-		pl->full = NULL;
+		b = &pl->batches[pl->head];
 		pthread_mutex_unlock(&pl->lock);
 		ok = batch_store(pl, b, failed);
 		pthread_mutex_lock(&pl->lock);
 		if (!ok)
 			pl->failed = true;
-		pl->spare = b;
+		pl->head = (pl->head + 1) % PIPELINE_BATCHES;
+		pl->queued--;
 		pthread_cond_broadcast(&pl->changed);
 	}
 	pthread_mutex_unlock(&pl->lock);
@@ -137,12 +146,11 @@ pipeline_init(struct pipeline *pl, struct store *st)
 {
 	memset(pl, 0, sizeof *pl);
 	pl->st = st;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < PIPELINE_BATCHES; i++) {
 		pl->batches[i].ev = xcalloc(BATCH_EVENTS, sizeof *pl->batches[i].ev);
 		pl->batches[i].size = BATCH_ARENA;
 		pl->batches[i].arena = xmalloc(BATCH_ARENA);
 	}
-	pl->spare = &pl->batches[1];
 	pthread_mutex_init(&pl->lock, NULL);
 	pthread_cond_init(&pl->changed, NULL);
 	pl->threaded = sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
@@ -161,20 +169,20 @@ pipeline_submit(struct pipeline *pl, struct batch *b)
 		return b;
 	}
 	pthread_mutex_lock(&pl->lock);
-	if (pl->spare == NULL) {
+	/* B is the ring's slot after the queued ones: it joins them */
+	pl->queued++;
+	pthread_cond_broadcast(&pl->changed);
+	if (pl->queued == PIPELINE_BATCHES) {
 		struct timespec t0, t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		while (pl->spare == NULL)
+		while (pl->queued == PIPELINE_BATCHES)
 			pthread_cond_wait(&pl->changed, &pl->lock);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		pl->waited +=
 		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	}
-	next = pl->spare;
-	pl->spare = NULL;
-	pl->full = b;
-	pthread_cond_broadcast(&pl->changed);
+	next = &pl->batches[(pl->head + pl->queued) % PIPELINE_BATCHES];
 	pthread_mutex_unlock(&pl->lock);
 	return next;
 }
@@ -198,7 +206,7 @@ pipeline_finish(struct pipeline *pl, char **cause)
 	}
 	pthread_mutex_destroy(&pl->lock);
 	pthread_cond_destroy(&pl->changed);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < PIPELINE_BATCHES; i++) {
 		free(pl->batches[i].ev);
 		free(pl->batches[i].arena);
 	}
