@@ -50,6 +50,11 @@ run(sqlite3 *db, const char *sql, int64_t after, char **cause)
 	return 0;
 }
 
+/* IN_PLAY_ONLY - SQL, whose WHERE is completed with the condition that a
+ * finding's event is in play, unless every failure is (AFTER is 0) */
+#define IN_PLAY_ONLY(after, sql)                                                                   \
+	((after) == 0 ? sql : sql " AND event_id IN (SELECT id FROM temp.in_play)")
+
 /* select_in_play - temp.in_play: the new failures, and the earlier failures
  * of the same messages (none when the database was empty).  Findings are
  * about failures only; deliveries are what they are compared with. */
@@ -77,14 +82,16 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 		    " ON e.message_key = k.message_key WHERE e.id <= ?1 AND e.status <> 'sent'",
 		    after, cause) != 0) ||
 	    /* what the messages' events tell is judged again; what each
-	     * event's own text tells was stored with it and stays */
-	    run(db, "DELETE FROM greylisting WHERE basis = 'retry'"
-		" AND event_id IN (SELECT id FROM temp.in_play)", 0, cause) != 0 ||
-	    run(db, "UPDATE greylisting SET accepted_event_id = NULL, delay = NULL"
-		" WHERE event_id IN (SELECT id FROM temp.in_play)", 0, cause) != 0 ||
-	    run(db, "DELETE FROM miscategorized WHERE rule IN ('4xx-until-expiry',"
-		" '5xx-then-delivered') AND event_id IN (SELECT id FROM temp.in_play)",
-		0, cause) != 0
+	     * event's own text tells was stored with it and stays.  Findings
+	     * are about failures only: with every failure in play (after is
+	     * 0), every finding is, and no lookup in in_play is needed. */
+	    run(db, IN_PLAY_ONLY(after, "DELETE FROM greylisting WHERE basis = 'retry'"),
+		0, cause) != 0 ||
+	    run(db, IN_PLAY_ONLY(after, "UPDATE greylisting SET accepted_event_id = NULL,"
+		" delay = NULL WHERE (accepted_event_id IS NOT NULL OR delay IS NOT NULL)"),
+		0, cause) != 0 ||
+	    run(db, IN_PLAY_ONLY(after, "DELETE FROM miscategorized WHERE rule IN"
+		" ('4xx-until-expiry', '5xx-then-delivered')"), 0, cause) != 0
 	    ? -1 : 0;
 	/* clang-format on */
 }
