@@ -55,32 +55,34 @@ run(sqlite3 *db, const char *sql, int64_t after, char **cause)
 #define IN_PLAY_ONLY(after, sql)                                                                   \
 	((after) == 0 ? sql : sql " AND event_id IN (SELECT id FROM temp.in_play)")
 
-/* select_in_play - temp.in_play: the new failures, and the earlier failures
- * of the same messages (none when the database was empty).  Findings are
- * about failures only; deliveries are what they are compared with. */
+/* The failures in play, as rows of (id, message_key): with nothing analysed
+ * yet (AFTER 0), every failure, read from events_failure_messages alone (no
+ * page of the table); else temp.in_play. */
+#define FAILURES_IN_PLAY(after)                                                                    \
+	((after) == 0 ? "SELECT id, message_key FROM events INDEXED BY events_failure_messages"    \
+	                " WHERE status <> 'sent'"                                                  \
+	              : "SELECT id, message_key FROM temp.in_play")
+
+/* select_in_play - the failures in play: with AFTER 0 every one; else
+ * temp.in_play, the new failures and the earlier failures of the same
+ * messages.  Findings are about failures only; deliveries are what they
+ * are compared with. */
 static int
 select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
 	/* clang-format off */
-	return run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
+	return (after > 0 &&
+	    (run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
 	    run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY, message_key INTEGER)", 0,
 		cause) != 0 ||
-	    /* with nothing analysed yet, every failure: events_failure_messages
-	     * holds their ids and message keys, without a read of the table's
-	     * pages; else the new rows */
-	    run(db, after == 0
-		? "INSERT INTO temp.in_play SELECT e.id, e.message_key FROM events e"
-		  " INDEXED BY events_failure_messages WHERE e.status <> 'sent'"
-		: "INSERT OR IGNORE INTO temp.in_play SELECT e.id, e.message_key FROM events e"
-		  " WHERE e.status <> 'sent' AND e.id > ?1",
-		after, cause) != 0 ||
-	    (after > 0 &&
+	    run(db, "INSERT INTO temp.in_play SELECT e.id, e.message_key FROM events e"
+		" WHERE e.status <> 'sent' AND e.id > ?1", after, cause) != 0 ||
 		run(db,
 		    "INSERT OR IGNORE INTO temp.in_play SELECT e.id, e.message_key FROM events e JOIN"
 		    " (SELECT DISTINCT message_key FROM events WHERE id > ?1"
 		    "  AND message_key IS NOT NULL) k"
 		    " ON e.message_key = k.message_key WHERE e.id <= ?1 AND e.status <> 'sent'",
-		    after, cause) != 0) ||
+		    after, cause) != 0)) ||
 	    /* what the messages' events tell is judged again; what each
 	     * event's own text tells was stored with it and stays.  Findings
 	     * are about failures only: with every failure in play (after is
@@ -167,7 +169,7 @@ chain_finish(sqlite3_stmt *upd, sqlite3_stmt *ins, const struct chain_link *c, s
  */
 struct msg_event {
 	int64_t id, ts; /* ts: 0 with has_ts false when the line had none */
-	bool has_ts, in_play, text_grey;
+	bool has_ts, in_play;
 	bool chained; /* already judged in a chain of retries */
 	enum status status;
 	int klass;
@@ -239,22 +241,30 @@ arena_add_identity(struct msg_pass *mp, sqlite3_stmt *s, int i)
 	return off;
 }
 
-/* other_cause - does deferral ID's response name another cause than
- * greylisting (read only for deferrals that end in acceptance) */
-static bool
-other_cause(struct msg_pass *mp, int64_t id)
+/* chain_link_of - deferral ID at TS as a link of a chain that ends in
+ * acceptance: whether its response names another cause than greylisting,
+ * and whether it was greylisted by text.  Read here, for the few deferrals
+ * that end in acceptance, rather than with every event loaded; the
+ * greylisting rows of the message's events are still those of their text
+ * (select_in_play removed the others, and a chain's findings are written
+ * after all its links are read). */
+static struct chain_link
+chain_link_of(struct msg_pass *mp, int64_t id, int64_t ts)
 {
-	bool found = false;
+	struct chain_link l = {id, ts, false, false};
 
 	sqlite3_reset(mp->response);
 	sqlite3_bind_int64(mp->response, 1, id);
-	if (sqlite3_step(mp->response) == SQLITE_ROW &&
-	    sqlite3_column_type(mp->response, 0) != SQLITE_NULL)
-		found = patterns_signature(mp->pats, "other-cause",
-		                           (const char *)sqlite3_column_text(mp->response, 0),
-		                           (size_t)sqlite3_column_bytes(mp->response, 0)) != NULL;
+	if (sqlite3_step(mp->response) == SQLITE_ROW) {
+		if (sqlite3_column_type(mp->response, 0) != SQLITE_NULL)
+			l.other_cause = patterns_signature(
+			                    mp->pats, "other-cause",
+			                    (const char *)sqlite3_column_text(mp->response, 0),
+			                    (size_t)sqlite3_column_bytes(mp->response, 0)) != NULL;
+		l.text_grey = sqlite3_column_int(mp->response, 1) != 0;
+	}
 	sqlite3_reset(mp->response);
-	return found;
+	return l;
 }
 
 /* msg_event_cmp - by message, recipient (none first), time (none first), id */
@@ -381,8 +391,7 @@ judge_recipient(struct msg_pass *mp, struct msg_event *ev, size_t n,
 					mp->chain = xreallocarray(mp->chain, mp->chain_cap,
 					                          sizeof *mp->chain);
 				}
-				mp->chain[len++] = (struct chain_link){
-				    c->id, c->ts, other_cause(mp, c->id), c->text_grey};
+				mp->chain[len++] = chain_link_of(mp, c->id, c->ts);
 			}
 			if (chain_finish(mp->upd, mp->ins, mp->chain, len, s->id, s->ts) != 0)
 				return -1;
@@ -472,37 +481,42 @@ message_done(struct msg_pass *mp)
  * events (messages in order of their first failure, for locality), and
  * judge it */
 static int
-pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
+pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, char **cause)
 {
+	char *keys_sql;
 	struct msg_pass mp = {.db = db, .pats = pats};
 	sqlite3_stmt *count = NULL;
 	int64_t nkeys = 0;
 	int rc = -1, step;
 
 	/* clang-format off */
+	keys_sql = xasprintf("INSERT INTO temp.msg_keys(key) SELECT message_key FROM (%s)"
+	    " WHERE message_key IS NOT NULL GROUP BY message_key ORDER BY min(id)",
+	    FAILURES_IN_PLAY(after));
 	if (run(db, "DROP TABLE IF EXISTS temp.msg_keys", 0, cause) != 0 ||
 	    run(db, "CREATE TEMP TABLE msg_keys(n INTEGER PRIMARY KEY, key INTEGER)", 0,
 	        cause) != 0 ||
-	    run(db,
-	    "INSERT INTO temp.msg_keys(key) SELECT message_key FROM temp.in_play"
-	    " WHERE message_key IS NOT NULL GROUP BY message_key ORDER BY min(id)", 0,
-	    cause) != 0)
+	    run(db, keys_sql, 0, cause) != 0) {
+		free(keys_sql);
 		return -1;
+	}
+	free(keys_sql);
 	/* Every message loaded has a failure in play, so it has an event newer
 	 * than the last analysis (select_in_play), and all its failures are
 	 * in play: in_play is status <> 'sent'. */
 	if (sqlite3_prepare_v2(db, "SELECT max(n) FROM temp.msg_keys", -1, &count, NULL) !=
 	        SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-	    "SELECT e.id, e.ts_epoch, e.status, e.class, e.recipient, g.event_id IS NOT NULL,"
+	    "SELECT e.id, e.ts_epoch, e.status, e.class, e.recipient,"
 	    " e.mta, e.host, e.queue_id"
-	    " FROM events e LEFT JOIN greylisting g ON g.event_id = e.id"
+	    " FROM events e"
 	    " WHERE e.id IN (SELECT d.id FROM temp.msg_keys k CROSS JOIN events d"
 	    "   ON d.message_key = k.key WHERE k.n BETWEEN ?1 AND ?2)"
 	    " ORDER BY e.id",
 	    -1, &mp.load, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT response FROM events WHERE id = ?1", -1, &mp.response,
-	        NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	    "SELECT response, EXISTS (SELECT 1 FROM greylisting WHERE event_id = ?1)"
+	    " FROM events WHERE id = ?1", -1, &mp.response, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 	    "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3 WHERE event_id = ?1",
 	    -1, &mp.upd, NULL) != SQLITE_OK ||
@@ -539,9 +553,8 @@ pass_messages(sqlite3 *db, struct patterns *pats, char **cause)
 			               : sqlite3_column_int(mp.load, 3);
 			/* offsets into the arena, made pointers by message_done() */
 			e->recipient = (const char *)(uintptr_t)arena_add(&mp, mp.load, 4);
-			e->queue = (const char *)(uintptr_t)arena_add_identity(&mp, mp.load, 6);
+			e->queue = (const char *)(uintptr_t)arena_add_identity(&mp, mp.load, 5);
 			e->in_play = e->status != STATUS_SENT;
-			e->text_grey = sqlite3_column_int(mp.load, 5) != 0;
 			e->chained = false;
 		}
 		/* the load is read to its end before any finding is written */
@@ -599,7 +612,7 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	if (store_begin(st, cause) != 0 || select_in_play(db, after_id, cause) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t[1]);
-	if (pass_messages(db, pats, cause) != 0)
+	if (pass_messages(db, pats, after_id, cause) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t[2]);
 	if (timing) {
