@@ -60,6 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			envelope_format_ts(&env.ts, ts, sizeof ts);
 			(void)envelope_ts_epoch(&env.ts);
 			extract_line(pats, &env, events, EXTRACT_MAX_EVENTS, &nev);
+			for (size_t i = 0; i < nev; i++)
+				classify_event_reason(&events[i]);
 		}
 		classify_reason(p, n, reason);
 		p += n + 1;

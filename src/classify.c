@@ -77,7 +77,6 @@ void
 classify_event(struct event *ev)
 {
 	const char *code = ev->enhanced_code;
-	struct span text;
 
 	ev->enhanced_from_dsn = false;
 	if (code[0] == '\0' && ev->dsn[0] != '\0') {
@@ -105,7 +104,13 @@ classify_event(struct event *ev)
 			v = v * 10 + (*p++ - '0');
 		ev->detail = v;
 	}
-	text = span_is_set(ev->reply) ? ev->reply : ev->response;
+}
+
+void
+classify_event_reason(struct event *ev)
+{
+	struct span text = span_is_set(ev->reply) ? ev->reply : ev->response;
+
 	if (span_is_set(text))
 		classify_reason(text.p, text.n, ev->reason);
 	else

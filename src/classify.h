@@ -21,8 +21,13 @@ bool classify_enhanced_code(struct span s, char out[CODE_MAX]);
 int classify_reply_code(struct span s);
 
 /* classify_event - fill enhanced_code (falling back to dsn), class,
- * subject, detail and reason from what extraction captured */
+ * subject and detail from what extraction captured */
 void classify_event(struct event *ev);
+
+/* classify_event_reason - fill reason: the signature of the reply (or of
+ * the response when no reply was found in it).  Apart from classify_event
+ * so that the pipeline can compute it on its writing thread. */
+void classify_event_reason(struct event *ev);
 
 /* classify_reason - the signature of text P..P+N into OUT (REASON_MAX+1) */
 void classify_reason(const char *p, size_t n, char *out);

@@ -4,7 +4,9 @@
  * A rule's match gives spans by field name; this module turns them into
  * events: the status from the (?<status>) group or the rule, angle brackets
  * dropped from addresses, a recipient list split into one event per entry,
- * codes validated, then classify_event() for class, subject and reason.
+ * codes validated, then classify_event() for class and subject.  The
+ * reason signature is left to classify_event_reason(), which the caller
+ * runs where it likes (ingest: on its writing thread).
  */
 #include "config.h"
 

@@ -21,7 +21,8 @@ enum extract_result {
 	EXTRACT_EVENTS     /* *n events filled */
 };
 
-/* extract_line - match ENV's message; fills OUT[0..*n) */
+/* extract_line - match ENV's message; fills OUT[0..*n), all but the
+ * reason (classify_event_reason) */
 enum extract_result extract_line(struct patterns *pats, const struct envelope *env,
                                  struct event *out, size_t max, size_t *n);
 

@@ -169,6 +169,8 @@ case_start(struct case_state *c, const char *file, int line_no, const char *text
 	envelope_year_init(&y, 1795000000, 2026); /* rows name no year: 2026 */
 	if (envelope_parse(c->line, strlen(c->line), &y, &c->env))
 		extract_line(pats, &c->env, c->ev, EXTRACT_MAX_EVENTS, &c->n);
+	for (size_t i = 0; i < c->n; i++)
+		classify_event_reason(&c->ev[i]);
 }
 
 static void
