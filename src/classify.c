@@ -290,6 +290,17 @@ sig_url(struct sig *s, const char *p, size_t n)
 	}
 }
 
+/* sig_token - a token kept as it is, in its angle brackets if it had them */
+static void
+sig_token(struct sig *s, const char *p, size_t n, bool angled)
+{
+	if (angled)
+		sig_str(s, "<");
+	sig_put(s, p, n);
+	if (angled)
+		sig_str(s, ">");
+}
+
 /* sig_core - one token without its surrounding punctuation */
 static void
 sig_core(struct sig *s, const char *p, size_t n, bool angled)
@@ -306,11 +317,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		while (k < n && is_alpha((unsigned char)p[k]))
 			k++;
 		if (k == n) {
-			if (angled)
-				sig_str(s, "<");
-			sig_put(s, p, n);
-			if (angled)
-				sig_str(s, ">");
+			sig_token(s, p, n, angled);
 			return;
 		}
 	}
@@ -397,11 +404,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		sig_str(s, "<id>");
 		return;
 	}
-	if (angled)
-		sig_str(s, "<");
-	sig_put(s, p, n);
-	if (angled)
-		sig_str(s, ">");
+	sig_token(s, p, n, angled);
 }
 
 static bool

@@ -1,5 +1,6 @@
 /*
- * event.c - names of the enumerations in event.h, as stored in the database.
+ * event.c - names of the enumerations in event.h, as stored in the database,
+ * and where an event's reply lies.
  */
 #include "config.h"
 
@@ -36,4 +37,12 @@ status_parse(const char *p, size_t n)
 			return s;
 	}
 	return STATUS_NONE;
+}
+
+bool
+event_reply_in_response(const struct event *ev)
+{
+	return span_is_set(ev->reply) && span_is_set(ev->response) &&
+	       ev->reply.p >= ev->response.p &&
+	       ev->reply.p + ev->reply.n <= ev->response.p + ev->response.n;
 }

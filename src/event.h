@@ -77,6 +77,10 @@ struct event {
 	bool class_mismatch;       /* the reply's class is not its enhanced code's */
 };
 
+/* event_reply_in_response - is EV's reply a part of its response (as it
+ * is when the pattern found the reply code in it)? */
+bool event_reply_in_response(const struct event *ev);
+
 const char *mta_name(enum mta mta);
 const char *status_name(enum status status);
 /* status_parse - "sent", "Deferred", ... (case-insensitive); STATUS_NONE if unknown */

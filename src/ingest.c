@@ -277,23 +277,13 @@ copy_span(struct batch *b, struct span *s)
 	b->used += s->n;
 }
 
-/* reply_in_response - is EV's reply a part of its response (as it is when
- * the pattern found a reply code in it)? */
-static bool
-reply_in_response(const struct event *ev)
-{
-	return span_is_set(ev->reply) && span_is_set(ev->response) &&
-	       ev->reply.p >= ev->response.p &&
-	       ev->reply.p + ev->reply.n <= ev->response.p + ev->response.n;
-}
-
 /* batch_add - copy one event and its envelope into B; false if B must be
  * handed over first */
 static bool
 batch_add(struct batch *b, uint64_t line_no, const struct envelope *env, const struct event *ev)
 {
 	struct store_event *be;
-	bool reply_inside = reply_in_response(ev);
+	bool reply_inside = event_reply_in_response(ev);
 	size_t need = span_bytes(env->host) + span_bytes(env->program) + span_bytes(ev->queue_id) +
 	              span_bytes(ev->sender) + span_bytes(ev->recipient) +
 	              span_bytes(ev->orig_recipient) + span_bytes(ev->relay) +

@@ -222,8 +222,7 @@ redact_event(struct redactor *r, struct event *ev)
 {
 	struct span resp = ev->response;
 	size_t reply_off = 0;
-	bool reply_in_resp = span_is_set(ev->reply) && span_is_set(resp) && ev->reply.p >= resp.p &&
-	                     ev->reply.p + ev->reply.n <= resp.p + resp.n;
+	bool reply_in_resp = event_reply_in_response(ev);
 
 	ev->sender = redact_text(r, 0, ev->sender);
 	ev->recipient = redact_text(r, 1, ev->recipient);
