@@ -55,23 +55,25 @@ run(sqlite3 *db, const char *sql, int64_t after, char **cause)
 #define IN_PLAY_ONLY(after, sql)                                                                   \
 	((after) == 0 ? sql : sql " AND event_id IN (SELECT id FROM temp.in_play)")
 
-/* The failures in play, as rows of (id, message_key): with nothing analysed
- * yet (AFTER 0), every failure, read from events_failure_messages alone (no
- * page of the table); else temp.in_play. */
-#define FAILURES_IN_PLAY(after)                                                                    \
-	((after) == 0 ? "SELECT id, message_key FROM events INDEXED BY events_failure_messages"    \
-	                " WHERE status <> 'sent'"                                                  \
-	              : "SELECT id, message_key FROM temp.in_play")
-
 /* select_in_play - the failures in play: with AFTER 0 every one; else
  * temp.in_play, the new failures and the earlier failures of the same
  * messages.  Findings are about failures only; deliveries are what they
- * are compared with. */
+ * are compared with.  Only temp tables are written: the database is read
+ * (beside the message index being built, after a bulk load) until
+ * flush_findings. */
 static int
 select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
 	/* clang-format off */
-	return (after > 0 &&
+	return run(db, "DROP TABLE IF EXISTS temp.found_grey", 0, cause) != 0 ||
+	    run(db, "DROP TABLE IF EXISTS temp.found_mis", 0, cause) != 0 ||
+	    /* retry: 1 for a greylisting by retry, 0 for what the retry adds
+	     * to a greylisting by text */
+	    run(db, "CREATE TEMP TABLE found_grey(event_id INTEGER PRIMARY KEY,"
+		" retry INTEGER, accepted_event_id INTEGER, delay INTEGER)", 0, cause) != 0 ||
+	    run(db, "CREATE TEMP TABLE found_mis(event_id INTEGER, rule TEXT, detail TEXT)",
+		0, cause) != 0 ||
+	    (after > 0 &&
 	    (run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
 	    run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY, message_key INTEGER)", 0,
 		cause) != 0 ||
@@ -82,7 +84,18 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 		    " (SELECT DISTINCT message_key FROM events WHERE id > ?1"
 		    "  AND message_key IS NOT NULL) k"
 		    " ON e.message_key = k.message_key WHERE e.id <= ?1 AND e.status <> 'sent'",
-		    after, cause) != 0)) ||
+		    after, cause) != 0))
+	    ? -1 : 0;
+	/* clang-format on */
+}
+
+/* flush_findings - write what the passes found (temp.found_grey and
+ * temp.found_mis) in place of what the messages' events told before */
+static int
+flush_findings(sqlite3 *db, int64_t after, char **cause)
+{
+	/* clang-format off */
+	return
 	    /* what the messages' events tell is judged again; what each
 	     * event's own text tells was stored with it and stays.  Findings
 	     * are about failures only: with every failure in play (after is
@@ -93,7 +106,17 @@ select_in_play(sqlite3 *db, int64_t after, char **cause)
 		" delay = NULL WHERE (accepted_event_id IS NOT NULL OR delay IS NOT NULL)"),
 		0, cause) != 0 ||
 	    run(db, IN_PLAY_ONLY(after, "DELETE FROM miscategorized WHERE rule IN"
-		" ('4xx-until-expiry', '5xx-then-delivered')"), 0, cause) != 0
+		" ('4xx-until-expiry', '5xx-then-delivered')"), 0, cause) != 0 ||
+	    run(db, "UPDATE greylisting SET accepted_event_id = f.accepted_event_id,"
+		" delay = f.delay FROM temp.found_grey f"
+		" WHERE greylisting.event_id = f.event_id AND f.retry = 0", 0, cause) != 0 ||
+	    run(db, "INSERT OR IGNORE INTO greylisting(event_id, basis, direction,"
+		" accepted_event_id, delay) SELECT event_id, 'retry', 'outbound',"
+		" accepted_event_id, delay FROM temp.found_grey WHERE retry = 1", 0, cause) != 0 ||
+	    run(db, "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail)"
+		" SELECT event_id, rule, detail FROM temp.found_mis ORDER BY rowid", 0, cause) != 0 ||
+	    run(db, "DROP TABLE temp.found_grey", 0, cause) != 0 ||
+	    run(db, "DROP TABLE temp.found_mis", 0, cause) != 0
 	    ? -1 : 0;
 	/* clang-format on */
 }
@@ -171,6 +194,9 @@ struct msg_event {
 	int64_t id, ts; /* ts: 0 with has_ts false when the line had none */
 	bool has_ts, in_play;
 	bool chained; /* already judged in a chain of retries */
+	/* of a 4xx deferral: its response names another cause than
+	 * greylisting; it was greylisted by text */
+	bool other_cause, text_grey;
 	enum status status;
 	int klass;
 	const char *recipient; /* NULL when none; in the pass's arena */
@@ -180,7 +206,7 @@ struct msg_event {
 struct msg_pass {
 	sqlite3 *db;
 	struct patterns *pats;
-	sqlite3_stmt *load, *upd, *ins, *mis, *response;
+	sqlite3_stmt *upd, *ins, *mis;
 	struct msg_event *ev; /* the events of one load of messages */
 	size_t n, cap;
 	char *arena; /* their texts, NUL-terminated; offsets until the message is whole */
@@ -239,32 +265,6 @@ arena_add_identity(struct msg_pass *mp, sqlite3_stmt *s, int i)
 	}
 	arena_put(mp, "", 1);
 	return off;
-}
-
-/* chain_link_of - deferral ID at TS as a link of a chain that ends in
- * acceptance: whether its response names another cause than greylisting,
- * and whether it was greylisted by text.  Read here, for the few deferrals
- * that end in acceptance, rather than with every event loaded; the
- * greylisting rows of the message's events are still those of their text
- * (select_in_play removed the others, and a chain's findings are written
- * after all its links are read). */
-static struct chain_link
-chain_link_of(struct msg_pass *mp, int64_t id, int64_t ts)
-{
-	struct chain_link l = {id, ts, false, false};
-
-	sqlite3_reset(mp->response);
-	sqlite3_bind_int64(mp->response, 1, id);
-	if (sqlite3_step(mp->response) == SQLITE_ROW) {
-		if (sqlite3_column_type(mp->response, 0) != SQLITE_NULL)
-			l.other_cause = patterns_signature(
-			                    mp->pats, "other-cause",
-			                    (const char *)sqlite3_column_text(mp->response, 0),
-			                    (size_t)sqlite3_column_bytes(mp->response, 0)) != NULL;
-		l.text_grey = sqlite3_column_int(mp->response, 1) != 0;
-	}
-	sqlite3_reset(mp->response);
-	return l;
 }
 
 /* msg_event_cmp - by message, recipient (none first), time (none first), id */
@@ -391,7 +391,8 @@ judge_recipient(struct msg_pass *mp, struct msg_event *ev, size_t n,
 					mp->chain = xreallocarray(mp->chain, mp->chain_cap,
 					                          sizeof *mp->chain);
 				}
-				mp->chain[len++] = chain_link_of(mp, c->id, c->ts);
+				mp->chain[len++] = (struct chain_link){c->id, c->ts, c->other_cause,
+				                                       c->text_grey};
 			}
 			if (chain_finish(mp->upd, mp->ins, mp->chain, len, s->id, s->ts) != 0)
 				return -1;
@@ -471,98 +472,249 @@ message_done(struct msg_pass *mp)
 	return rc;
 }
 
-/* Messages are read MESSAGES_PER_LOAD at a time: their events' ids from
- * the message index, then the rows in id order, so that each page of the
- * table is read once per load rather than once per message (the events of
- * messages whose first failures are near are near each other). */
+/* load_event - append the event of row S (LOAD_COLUMNS) to the messages
+ * loaded */
+static void
+load_event(struct msg_pass *mp, sqlite3_stmt *s)
+{
+	struct msg_event *e;
+	const char *st = (const char *)sqlite3_column_text(s, 2);
+
+	if (mp->n == mp->cap) {
+		mp->cap = mp->cap ? mp->cap * 2 : 64;
+		mp->ev = xreallocarray(mp->ev, mp->cap, sizeof *mp->ev);
+	}
+	e = &mp->ev[mp->n++];
+	e->id = sqlite3_column_int64(s, 0);
+	e->has_ts = sqlite3_column_type(s, 1) != SQLITE_NULL;
+	e->ts = sqlite3_column_int64(s, 1);
+	e->status = status_parse(st, st != NULL ? strlen(st) : 0);
+	e->klass = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 3);
+	/* offsets into the arena, made pointers by message_done() */
+	e->recipient = (const char *)(uintptr_t)arena_add(mp, s, 4);
+	e->queue = (const char *)(uintptr_t)arena_add_identity(mp, s, 5);
+	/* Every message loaded has a failure in play, so it has an event newer
+	 * than the last analysis (select_in_play), and all its failures are
+	 * in play: in_play is status <> 'sent'. */
+	e->in_play = e->status != STATUS_SENT;
+	e->chained = false;
+	e->other_cause = sqlite3_column_int(s, 8) != 0;
+	e->text_grey = sqlite3_column_int(s, 9) != 0;
+}
+
+/* An event's columns as the passes read them; what a 4xx deferral's
+ * response and greylisting by text tell is read with it (a chain of retries
+ * needs them), not looked up by id later, away from the pages being read. */
+#define DEFERRAL_4XX "e.status = 'deferred' AND e.class = 4"
+#define LOAD_COLUMNS                                                                               \
+	"e.id, e.ts_epoch, e.status, e.class, e.recipient, e.mta, e.host, e.queue_id,"             \
+	" CASE WHEN " DEFERRAL_4XX " THEN smtplog_other_cause(e.response) END,"                    \
+	" CASE WHEN " DEFERRAL_4XX " THEN EXISTS (SELECT 1 FROM greylisting g"                     \
+	" WHERE g.event_id = e.id AND g.basis = 'text') END"
+
+/* Messages are judged MESSAGES_PER_LOAD at a time. */
 #define MESSAGES_PER_LOAD 4096
 
-/* pass_messages - read each message with a failure in play, with all its
- * events (messages in order of their first failure, for locality), and
- * judge it */
-static int
-pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, char **cause)
+/*
+ * A first analysis (every failure in play) reads the table once, in order,
+ * for the events of the messages that may have failed, and sorts them by
+ * message: no message index is needed, so it is built beside it (after a
+ * bulk load) rather than before.  Which messages may have failed is a bitmap
+ * over their keys' hashes, from events_failure_messages: bounded memory; a
+ * message that did not fail but shares its bits is read and finds nothing
+ * (it has no failure to judge).
+ */
+struct key_bits {
+	uint64_t *w;
+	unsigned shift; /* 64 - log2(bits) */
+};
+
+static unsigned
+key_bit(const struct key_bits *kb, int64_t key)
 {
-	char *keys_sql;
-	struct msg_pass mp = {.db = db, .pats = pats};
-	sqlite3_stmt *count = NULL;
+	return (unsigned)(((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> kb->shift);
+}
+
+/* smtplog_may_fail(message_key): whether the key's bit is set */
+static void
+sql_may_fail(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct key_bits *kb = sqlite3_user_data(ctx);
+	unsigned b;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	b = key_bit(kb, sqlite3_value_int64(argv[0]));
+	sqlite3_result_int(ctx, (int)((kb->w[b / 64] >> (b % 64)) & 1));
+}
+
+/* KEY_BITS_MAX - the bitmap's largest size: 2^24 bits (2 MiB); up to it,
+ * 64 bits per failing message */
+#define KEY_BITS_MAX_LOG2 24
+
+/* pass_all_messages - a first analysis: each message with a failure, read
+ * in one pass over the table, judged MESSAGES_PER_LOAD messages at a time */
+static int
+pass_all_messages(struct msg_pass *mp, char **cause)
+{
+	sqlite3 *db = mp->db;
+	struct key_bits kb = {NULL, 0};
+	sqlite3_stmt *count = NULL, *keys = NULL, *scan = NULL;
+	int64_t nfail = 0, key = 0;
+	size_t nmsg = 0;
+	unsigned log2 = 6;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT count(*) FROM events INDEXED BY events_failure_messages"
+	                       " WHERE status <> 'sent'",
+	                       -1, &count, NULL) != SQLITE_OK ||
+	    sqlite3_step(count) != SQLITE_ROW)
+		goto out;
+	nfail = sqlite3_column_int64(count, 0);
+	while (log2 < KEY_BITS_MAX_LOG2 && (UINT64_C(1) << log2) < (uint64_t)nfail * 64)
+		log2++;
+	kb.shift = 64 - log2;
+	kb.w = xcalloc((size_t)1 << (log2 - 6), sizeof *kb.w);
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT message_key FROM events INDEXED BY events_failure_messages"
+	                       " WHERE status <> 'sent' AND message_key IS NOT NULL",
+	                       -1, &keys, NULL) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(keys)) == SQLITE_ROW) {
+		unsigned b = key_bit(&kb, sqlite3_column_int64(keys, 0));
+
+		kb.w[b / 64] |= UINT64_C(1) << (b % 64);
+	}
+	if (step != SQLITE_DONE ||
+	    sqlite3_create_function(db, "smtplog_may_fail", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, &kb,
+	                            sql_may_fail, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "SELECT " LOAD_COLUMNS ", e.message_key FROM events e NOT INDEXED"
+	                       " WHERE smtplog_may_fail(e.message_key)"
+	                       " ORDER BY e.message_key, e.id",
+	                       -1, &scan, NULL) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(scan)) == SQLITE_ROW) {
+		int64_t k = sqlite3_column_int64(scan, 10);
+
+		/* a load ends between two messages */
+		if (mp->n == 0 || k != key) {
+			if (nmsg == MESSAGES_PER_LOAD) {
+				if (message_done(mp) != 0)
+					goto out;
+				nmsg = 0;
+			}
+			key = k;
+			nmsg++;
+		}
+		load_event(mp, scan);
+	}
+	if (step == SQLITE_DONE && (mp->n == 0 || message_done(mp) == 0))
+		rc = 0;
+out:
+	if (rc != 0)
+		set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(count);
+	sqlite3_finalize(keys);
+	sqlite3_finalize(scan);
+	/* the function points at kb: gone with it */
+	sqlite3_create_function(db, "smtplog_may_fail", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+	free(kb.w);
+	return rc;
+}
+
+/* pass_messages_in_play - a later analysis: the messages of temp.in_play's
+ * failures, found through the message index, MESSAGES_PER_LOAD at a time:
+ * their events' ids from the index, then the rows in id order, so that each
+ * page of the table is read once per load rather than once per message (the
+ * events of messages whose first failures are near are near each other) */
+static int
+pass_messages_in_play(struct msg_pass *mp, char **cause)
+{
+	sqlite3 *db = mp->db;
+	sqlite3_stmt *count = NULL, *load = NULL;
 	int64_t nkeys = 0;
 	int rc = -1, step;
 
 	/* clang-format off */
-	keys_sql = xasprintf("INSERT INTO temp.msg_keys(key) SELECT message_key FROM (%s)"
-	    " WHERE message_key IS NOT NULL GROUP BY message_key ORDER BY min(id)",
-	    FAILURES_IN_PLAY(after));
 	if (run(db, "DROP TABLE IF EXISTS temp.msg_keys", 0, cause) != 0 ||
 	    run(db, "CREATE TEMP TABLE msg_keys(n INTEGER PRIMARY KEY, key INTEGER)", 0,
 	        cause) != 0 ||
-	    run(db, keys_sql, 0, cause) != 0) {
-		free(keys_sql);
+	    run(db, "INSERT INTO temp.msg_keys(key) SELECT message_key FROM temp.in_play"
+	        " WHERE message_key IS NOT NULL GROUP BY message_key ORDER BY min(id)",
+	        0, cause) != 0)
 		return -1;
-	}
-	free(keys_sql);
-	/* Every message loaded has a failure in play, so it has an event newer
-	 * than the last analysis (select_in_play), and all its failures are
-	 * in play: in_play is status <> 'sent'. */
 	if (sqlite3_prepare_v2(db, "SELECT max(n) FROM temp.msg_keys", -1, &count, NULL) !=
 	        SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-	    "SELECT e.id, e.ts_epoch, e.status, e.class, e.recipient,"
-	    " e.mta, e.host, e.queue_id"
-	    " FROM events e"
+	    "SELECT " LOAD_COLUMNS " FROM events e"
 	    " WHERE e.id IN (SELECT d.id FROM temp.msg_keys k CROSS JOIN events d"
 	    "   ON d.message_key = k.key WHERE k.n BETWEEN ?1 AND ?2)"
 	    " ORDER BY e.id",
-	    -1, &mp.load, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	    "SELECT response, EXISTS (SELECT 1 FROM greylisting WHERE event_id = ?1)"
-	    " FROM events WHERE id = ?1", -1, &mp.response, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	    "UPDATE greylisting SET accepted_event_id = ?2, delay = ?3 WHERE event_id = ?1",
-	    -1, &mp.upd, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	    "INSERT OR IGNORE INTO greylisting(event_id, basis, direction, accepted_event_id,"
-	    " delay) VALUES (?1, 'retry', 'outbound', ?2, ?3)",
-	    -1, &mp.ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	    "INSERT OR IGNORE INTO miscategorized(event_id, rule, detail) VALUES (?1, ?2, ?3)",
-	    -1, &mp.mis, NULL) != SQLITE_OK)
-		goto db_error;
+	    -1, &load, NULL) != SQLITE_OK)
+		goto out;
 	/* clang-format on */
 	if (sqlite3_step(count) == SQLITE_ROW)
 		nkeys = sqlite3_column_int64(count, 0);
 	for (int64_t first = 1; first <= nkeys; first += MESSAGES_PER_LOAD) {
-		sqlite3_reset(mp.load);
-		sqlite3_bind_int64(mp.load, 1, first);
-		sqlite3_bind_int64(mp.load, 2, first + MESSAGES_PER_LOAD - 1);
-		while ((step = sqlite3_step(mp.load)) == SQLITE_ROW) {
-			struct msg_event *e;
-			const char *st = (const char *)sqlite3_column_text(mp.load, 2);
-
-			if (mp.n == mp.cap) {
-				mp.cap = mp.cap ? mp.cap * 2 : 64;
-				mp.ev = xreallocarray(mp.ev, mp.cap, sizeof *mp.ev);
-			}
-			e = &mp.ev[mp.n++];
-			e->id = sqlite3_column_int64(mp.load, 0);
-			e->has_ts = sqlite3_column_type(mp.load, 1) != SQLITE_NULL;
-			e->ts = sqlite3_column_int64(mp.load, 1);
-			e->status = status_parse(st, st != NULL ? strlen(st) : 0);
-			e->klass = sqlite3_column_type(mp.load, 3) == SQLITE_NULL
-			               ? -1
-			               : sqlite3_column_int(mp.load, 3);
-			/* offsets into the arena, made pointers by message_done() */
-			e->recipient = (const char *)(uintptr_t)arena_add(&mp, mp.load, 4);
-			e->queue = (const char *)(uintptr_t)arena_add_identity(&mp, mp.load, 5);
-			e->in_play = e->status != STATUS_SENT;
-			e->chained = false;
-		}
-		/* the load is read to its end before any finding is written */
-		sqlite3_reset(mp.load);
-		if (step != SQLITE_DONE || (mp.n > 0 && message_done(&mp) != 0))
-			goto db_error;
+		sqlite3_reset(load);
+		sqlite3_bind_int64(load, 1, first);
+		sqlite3_bind_int64(load, 2, first + MESSAGES_PER_LOAD - 1);
+		while ((step = sqlite3_step(load)) == SQLITE_ROW)
+			load_event(mp, load);
+		sqlite3_reset(load);
+		if (step != SQLITE_DONE || (mp->n > 0 && message_done(mp) != 0))
+			goto out;
 	}
 	rc = 0;
+out:
+	if (rc != 0 && cause != NULL && *cause == NULL)
+		set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(count);
+	sqlite3_finalize(load);
+	return rc;
+}
+
+/* smtplog_other_cause(response): whether a deferral's response names
+ * another cause than greylisting (patterns/signatures.pat) */
+static void
+sql_other_cause(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *text = (const char *)sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	sqlite3_result_int(ctx, text != NULL &&
+	                            patterns_signature(sqlite3_user_data(ctx), "other-cause", text,
+	                                               (size_t)sqlite3_value_bytes(argv[0])) != NULL);
+}
+
+/* pass_messages - judge each message with a failure in play, with all its
+ * events */
+static int
+pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, char **cause)
+{
+	struct msg_pass mp = {.db = db, .pats = pats};
+	int rc = -1;
+
+	/* clang-format off */
+	if (sqlite3_create_function(db, "smtplog_other_cause", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+	    pats, sql_other_cause, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	    "INSERT OR REPLACE INTO temp.found_grey VALUES (?1, 0, ?2, ?3)",
+	    -1, &mp.upd, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	    "INSERT OR IGNORE INTO temp.found_grey VALUES (?1, 1, ?2, ?3)",
+	    -1, &mp.ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	    "INSERT INTO temp.found_mis VALUES (?1, ?2, ?3)",
+	    -1, &mp.mis, NULL) != SQLITE_OK)
+		goto db_error;
+	/* clang-format on */
+	rc = after == 0 ? pass_all_messages(&mp, cause) : pass_messages_in_play(&mp, cause);
 	goto out;
 db_error:
 	set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
@@ -571,9 +723,7 @@ out:
 	free(mp.arena);
 	free(mp.chain);
 	free(mp.scratch);
-	sqlite3_finalize(count);
-	sqlite3_finalize(mp.load);
-	sqlite3_finalize(mp.response);
+	sqlite3_create_function(db, "smtplog_other_cause", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
 	sqlite3_finalize(mp.upd);
 	sqlite3_finalize(mp.ins);
 	sqlite3_finalize(mp.mis);
@@ -603,22 +753,32 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 {
 	sqlite3 *db = store_db(st);
 	int64_t after_id = analyzed_through(db), last_id = store_max_event_id(st);
-	struct timespec t[3];
+	struct timespec t[4];
 	bool timing = getenv("SMTPLOG_TIMING") != NULL;
 
 	if (last_id <= after_id)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t[0]);
-	if (store_begin(st, cause) != 0 || select_in_play(db, after_id, cause) != 0)
+	/* read one snapshot (the message index may be being built beside),
+	 * writing the findings to temp tables; then write them in one
+	 * transaction, with the mark */
+	if (store_read_begin(st, cause) != 0)
 		return -1;
+	if (select_in_play(db, after_id, cause) != 0)
+		goto read_error;
 	clock_gettime(CLOCK_MONOTONIC, &t[1]);
 	if (pass_messages(db, pats, after_id, cause) != 0)
+		goto read_error;
+	if (store_read_end(st, cause) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t[2]);
+	if (store_begin(st, cause) != 0 || flush_findings(db, after_id, cause) != 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t[3]);
 	if (timing) {
-		static const char *const names[] = {"in play", "messages"};
+		static const char *const names[] = {"in play", "messages", "findings"};
 
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 3; i++)
 			fprintf(stderr, "timing:   %-24s %.3f s\n", names[i],
 			        (double)(t[i + 1].tv_sec - t[i].tv_sec) +
 			            (double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);
@@ -643,4 +803,7 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 		}
 	}
 	return store_commit(st, cause);
+read_error:
+	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }

@@ -65,9 +65,6 @@ struct tally_cache {
 
 /* the page cache of the writing connection: 16 MiB */
 #define STORE_CACHE_SIZE "-16384"
-/* events whose message index sorts in one small run: store_restore_indexes */
-#define SMALL_SORT_ROWS 250000
-
 struct checkpointer {
 	sqlite3 *db; /* its own connection; NULL: SQLite's own auto-checkpoint */
 	pthread_t thread;
@@ -81,8 +78,15 @@ struct store {
 	char *path;
 	bool in_tx;
 	bool bulk;          /* in rollback-journal mode for a bulk load: store_bulk_begin */
-	bool index_dropped; /* events_message_key, until store_restore_indexes */
+	bool index_dropped; /* events_message_key, until store_index_wait */
 	struct checkpointer ckpt;
+	struct index_builder {
+		sqlite3 *db; /* its own connection, while it builds */
+		pthread_t thread;
+		int rc; /* SQLite's */
+		char *error;
+		double seconds;
+	} ib;
 	struct store_feed feed;      /* the batch insert_events reads */
 	sqlite3_stmt *insert_events; /* INSERT INTO events ... SELECT FROM the feed */
 	sqlite3_stmt *max_event_id;
@@ -94,7 +98,7 @@ struct store {
 
 /* The indexes on events: the analysis finds a message's events by
  * message_key (dropped before a bulk load into an empty database and built
- * after it, store_restore_indexes); the failures, a small share of the
+ * after it, store_index_start); the failures, a small share of the
  * events, are found without scanning the deliveries, with their message keys
  * (the analysis reads which messages failed from the index alone).  It is
  * kept up to date as rows come: cheap, as its keys arrive in order (source,
@@ -555,6 +559,7 @@ store_close(struct store *st)
 		return;
 	if (st->in_tx)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	(void)store_index_wait(st, NULL);
 	checkpointer_stop(st);
 	sqlite3_finalize(st->insert_events);
 	sqlite3_finalize(st->max_event_id);
@@ -600,7 +605,8 @@ begin(struct store *st, char **cause)
 {
 	if (st->in_tx)
 		return 0;
-	if (exec(st, "BEGIN IMMEDIATE", cause) != 0)
+	/* the index being built holds the write lock until it is done */
+	if (store_index_wait(st, cause) != 0 || exec(st, "BEGIN IMMEDIATE", cause) != 0)
 		return -1;
 	st->in_tx = true;
 	return 0;
@@ -1022,33 +1028,108 @@ store_bulk_end(struct store *st, char **cause)
 	return 0;
 }
 
-int
-store_restore_indexes(struct store *st, char **cause)
+/* build_indexes - EVENT_INDEXES on DB.  SQLite's sorter keeps runs of
+ * cache_size bytes in memory (4 MiB at least with 16 KiB pages) and merges
+ * them: runs of 4 MiB sort within the processor's caches, runs of 16 MiB do
+ * not.  The message index of 1 GB of Postfix (1.06 M rows): 0.79-0.88 s with
+ * 16 MiB, 0.59-0.60 s with 2 MiB, and 11 MiB less peak memory. */
+static int
+build_indexes(sqlite3 *db, const char *cache_size)
 {
-	int rc;
+	char *sql = xasprintf("PRAGMA cache_size=-2048; BEGIN IMMEDIATE; " EVENT_INDEXES
+	                      " COMMIT; PRAGMA cache_size=%s",
+	                      cache_size);
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
-	if (begin(st, cause) != 0)
-		return -1;
-	/* SQLite's sorter keeps runs of cache_size bytes in memory (4 MiB
-	 * at least with 16 KiB pages) and merges them: runs of 4 MiB sort
-	 * within the processor's caches, runs of 16 MiB do not.  The message
-	 * index of 1 GB of Postfix (1.06 M rows): 0.79-0.88 s with 16 MiB,
-	 * 0.59-0.60 s with 2 MiB, and 11 MiB less peak memory.  A smaller
-	 * table sorts in one run of 4 MiB or less either way, and keeps the
-	 * cache's pages for the analysis (100 MB of Postfix, 103 k rows: its
-	 * messages pass 0.068 s with them, 0.084 s without). */
-	if (!st->index_dropped || store_max_event_id(st) < SMALL_SORT_ROWS)
-		rc = exec(st, EVENT_INDEXES, cause);
-	else {
-		rc = exec(st, "PRAGMA cache_size=-2048", cause);
-		if (rc == 0)
-			rc = exec(st, EVENT_INDEXES, cause);
-		if (exec(st, "PRAGMA cache_size=" STORE_CACHE_SIZE, rc == 0 ? cause : NULL) != 0)
-			rc = -1;
-	}
-	if (rc == 0)
-		st->index_dropped = false;
+	free(sql);
+	if (rc != SQLITE_OK && sqlite3_get_autocommit(db) == 0)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+static void *
+index_main(void *arg)
+{
+	struct index_builder *ib = arg;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ib->rc = build_indexes(ib->db, "-2048");
+	if (ib->rc != SQLITE_OK)
+		ib->error = xstrdup(sqlite3_errmsg(ib->db));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ib->seconds =
+	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return NULL;
+}
+
+int
+store_index_start(struct store *st, char **cause)
+{
+	struct index_builder *ib = &st->ib;
+
+	if (!st->index_dropped || ib->db != NULL)
+		return 0;
+	if (st->in_tx && store_commit(st, cause) != 0)
+		return -1;
+	/* beside the analysis: on a thread with a connection of its own, when
+	 * the database is a file (in WAL mode: store_bulk_end) and there is a
+	 * second CPU */
+	if (strcmp(st->path, ":memory:") != 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2 &&
+	    sqlite3_open_v2(st->path, &ib->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) == SQLITE_OK) {
+		sqlite3_busy_timeout(ib->db, 10000);
+		ib->rc = SQLITE_OK;
+		ib->error = NULL;
+		if (pthread_create(&ib->thread, NULL, index_main, ib) == 0)
+			return 0;
+	}
+	sqlite3_close(ib->db);
+	ib->db = NULL;
+	if (build_indexes(st->db, STORE_CACHE_SIZE) != SQLITE_OK) {
+		set_cause(cause, "%s: building the indexes: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	st->index_dropped = false;
+	return 0;
+}
+
+int
+store_index_wait(struct store *st, char **cause)
+{
+	struct index_builder *ib = &st->ib;
+	int rc = 0;
+
+	if (ib->db == NULL)
+		return 0;
+	pthread_join(ib->thread, NULL);
+	sqlite3_close(ib->db);
+	ib->db = NULL;
+	if (ib->rc != SQLITE_OK) {
+		/* the next run builds them (schema_sql) */
+		set_cause(cause, "%s: building the indexes: %s", st->path, ib->error);
+		rc = -1;
+	} else
+		st->index_dropped = false;
+	free(ib->error);
+	ib->error = NULL;
+	if (getenv("SMTPLOG_TIMING") != NULL)
+		fprintf(stderr, "timing:   %-24s %.3f s\n", "index, beside", ib->seconds);
+	return rc;
+}
+
+int
+store_read_begin(struct store *st, char **cause)
+{
+	if (store_commit(st, cause) != 0)
+		return -1;
+	return exec(st, "BEGIN", cause);
+}
+
+int
+store_read_end(struct store *st, char **cause)
+{
+	return exec(st, "COMMIT", cause);
 }
 
 int
