@@ -519,41 +519,67 @@ load_event(struct msg_pass *mp, sqlite3_stmt *s)
  * A first analysis (every failure in play) reads the table once, in order,
  * for the events of the messages that may have failed, and sorts them by
  * message: no message index is needed, so it is built beside it (after a
- * bulk load) rather than before.  Which messages may have failed is a bitmap
- * over their keys' hashes, from events_failure_messages: bounded memory; a
- * message that did not fail but shares its bits is read and finds nothing
- * (it has no failure to judge).
+ * bulk load) rather than before.  Which messages may have failed is a Bloom
+ * filter over their keys, from events_failure_messages: two bits in one
+ * 64-bit word per key, 8 bits per failure, up to 2 MiB.  It is small enough
+ * to stay in the processor's cache (one bit per key in a bitmap four times
+ * larger cost 0.1 s more on 1 GB of Postfix, in cache misses).  A message
+ * that did not fail but passes is read and judged, and finds nothing: it
+ * has no failure.
  */
-struct key_bits {
+struct key_filter {
 	uint64_t *w;
-	unsigned shift; /* 64 - log2(bits) */
+	unsigned shift; /* 64 - log2(words) */
 };
 
-static unsigned
-key_bit(const struct key_bits *kb, int64_t key)
+/* key_mask - the two bits of KEY in its word, whose index is *WORD */
+static uint64_t
+key_mask(const struct key_filter *kf, int64_t key, size_t *word)
 {
-	return (unsigned)(((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> kb->shift);
+	uint64_t h = (uint64_t)key * 0x9e3779b97f4a7c15ULL;
+
+	*word = (size_t)(h >> kf->shift);
+	return (UINT64_C(1) << (h & 63)) | (UINT64_C(1) << ((h >> 6) & 63));
 }
 
-/* smtplog_may_fail(message_key): whether the key's bit is set */
+/* smtplog_may_fail(message_key): whether the key passes the filter */
 static void
 sql_may_fail(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	const struct key_bits *kb = sqlite3_user_data(ctx);
-	unsigned b;
+	const struct key_filter *kf = sqlite3_user_data(ctx);
+	uint64_t m;
+	size_t w;
 
 	(void)argc;
 	if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
 		sqlite3_result_int(ctx, 0);
 		return;
 	}
-	b = key_bit(kb, sqlite3_value_int64(argv[0]));
-	sqlite3_result_int(ctx, (int)((kb->w[b / 64] >> (b % 64)) & 1));
+	m = key_mask(kf, sqlite3_value_int64(argv[0]), &w);
+	sqlite3_result_int(ctx, (kf->w[w] & m) == m);
 }
 
-/* KEY_BITS_MAX - the bitmap's largest size: 2^24 bits (2 MiB); up to it,
- * 64 bits per failing message */
-#define KEY_BITS_MAX_LOG2 24
+/* the filter's largest size: 2^18 words (2 MiB) */
+#define KEY_WORDS_MAX_LOG2 18
+
+/* cache_size - set DB's page cache to SIZE (PRAGMA cache_size); the size
+ * it had, or 0 when it cannot be read */
+static int64_t
+cache_size(sqlite3 *db, int64_t size)
+{
+	sqlite3_stmt *s;
+	int64_t old = 0;
+	char sql[48];
+
+	if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			old = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)size);
+	(void)sqlite3_exec(db, sql, NULL, NULL, NULL);
+	return old;
+}
 
 /* pass_all_messages - a first analysis: each message with a failure, read
  * in one pass over the table, judged MESSAGES_PER_LOAD messages at a time */
@@ -561,11 +587,11 @@ static int
 pass_all_messages(struct msg_pass *mp, char **cause)
 {
 	sqlite3 *db = mp->db;
-	struct key_bits kb = {NULL, 0};
+	struct key_filter kf = {NULL, 0};
 	sqlite3_stmt *count = NULL, *keys = NULL, *scan = NULL;
-	int64_t nfail = 0, key = 0;
+	int64_t nfail = 0, key = 0, cache = 0;
 	size_t nmsg = 0;
-	unsigned log2 = 6;
+	unsigned log2 = 1;
 	int rc = -1, step;
 
 	if (sqlite3_prepare_v2(db,
@@ -575,22 +601,26 @@ pass_all_messages(struct msg_pass *mp, char **cause)
 	    sqlite3_step(count) != SQLITE_ROW)
 		goto out;
 	nfail = sqlite3_column_int64(count, 0);
-	while (log2 < KEY_BITS_MAX_LOG2 && (UINT64_C(1) << log2) < (uint64_t)nfail * 64)
+	/* 8 bits per failure: 16 to 24 per message where most messages that
+	 * fail fail more than once (a deferral and its bounce, retries); 5%
+	 * pass where each fails once */
+	while (log2 < KEY_WORDS_MAX_LOG2 && (UINT64_C(1) << log2) * 8 < (uint64_t)nfail)
 		log2++;
-	kb.shift = 64 - log2;
-	kb.w = xcalloc((size_t)1 << (log2 - 6), sizeof *kb.w);
+	kf.shift = 64 - log2;
+	kf.w = xcalloc((size_t)1 << log2, sizeof *kf.w);
 	if (sqlite3_prepare_v2(db,
 	                       "SELECT message_key FROM events INDEXED BY events_failure_messages"
 	                       " WHERE status <> 'sent' AND message_key IS NOT NULL",
 	                       -1, &keys, NULL) != SQLITE_OK)
 		goto out;
 	while ((step = sqlite3_step(keys)) == SQLITE_ROW) {
-		unsigned b = key_bit(&kb, sqlite3_column_int64(keys, 0));
+		size_t w;
+		uint64_t m = key_mask(&kf, sqlite3_column_int64(keys, 0), &w);
 
-		kb.w[b / 64] |= UINT64_C(1) << (b % 64);
+		kf.w[w] |= m;
 	}
 	if (step != SQLITE_DONE ||
-	    sqlite3_create_function(db, "smtplog_may_fail", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, &kb,
+	    sqlite3_create_function(db, "smtplog_may_fail", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, &kf,
 	                            sql_may_fail, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 	                       "SELECT " LOAD_COLUMNS ", e.message_key FROM events e NOT INDEXED"
@@ -598,6 +628,10 @@ pass_all_messages(struct msg_pass *mp, char **cause)
 	                       " ORDER BY e.message_key, e.id",
 	                       -1, &scan, NULL) != SQLITE_OK)
 		goto out;
+	/* SQLite's sorter keeps runs of cache_size bytes in memory: 2 MiB
+	 * runs sort as fast (the scan needs no cache), and the peak memory of
+	 * 1 GB of Postfix is 38 MiB instead of 50 */
+	cache = cache_size(db, -2048);
 	while ((step = sqlite3_step(scan)) == SQLITE_ROW) {
 		int64_t k = sqlite3_column_int64(scan, 10);
 
@@ -621,9 +655,11 @@ out:
 	sqlite3_finalize(count);
 	sqlite3_finalize(keys);
 	sqlite3_finalize(scan);
-	/* the function points at kb: gone with it */
+	if (cache != 0)
+		(void)cache_size(db, cache);
+	/* the function points at kf: gone with it */
 	sqlite3_create_function(db, "smtplog_may_fail", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
-	free(kb.w);
+	free(kf.w);
 	return rc;
 }
 

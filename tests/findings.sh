@@ -26,6 +26,21 @@ check() { # NAME DB LINE_OFFSET
 TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/one.db" --year 2026 "$fix/findings.log" >/dev/null 2>"$tmp/err" ||
     { echo "FAIL: run: $(cat "$tmp/err")" >&2; fail=$((fail + 1)); }
 check "one run" "$tmp/one.db" 0
+# the message index, dropped for the bulk load, was built beside the analysis
+if [ "$(sqlite3 "$tmp/one.db" "SELECT count(*) FROM sqlite_master WHERE name = 'events_message_key'")" = 1 ]
+then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no events_message_key" >&2; fi
+# a first analysis over a database that holds earlier findings by retry
+# (its mark lost) finds the same: they are not taken for findings by text
+sqlite3 "$tmp/one.db" "DELETE FROM meta WHERE key = 'analyzed_through'"
+TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/one.db" --year 2026 "$fix/findings.log" >/dev/null 2>&1
+check "analysed again" "$tmp/one.db" 0
+# in memory, the index is built before the analysis, not beside it: the
+# same report
+TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/one.db" --report-only --all 2>/dev/null |
+    grep -v '^database' >"$tmp/file.txt"
+TZ=UTC "$bin" ${PATTERNS_OPT:-} --db :memory: --year 2026 "$fix/findings.log" 2>/dev/null |
+    grep -v '^database' >"$tmp/mem.txt"
+if diff -u "$tmp/file.txt" "$tmp/mem.txt" >&2; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: in memory" >&2; fi
 # two halves, two runs: line numbers of the second half restart at 1
 head -n 16 "$fix/findings.log" >"$tmp/a.log"
 tail -n +17 "$fix/findings.log" >"$tmp/b.log"
