@@ -16,6 +16,12 @@
  *     - outcomes: 4xx deferrals never delivered whose message later expired
  *       or bounced (4xx-until-expiry), 5xx failures later delivered
  *       (5xx-then-delivered).
+ *     A first analysis reads the messages in one pass over the table
+ *     (pass_all_messages), without the message index, which is built
+ *     beside it after a bulk load; a later one finds them through the
+ *     index (pass_messages_in_play).  The database is only read until the
+ *     findings are written, from temp tables, in one transaction
+ *     (flush_findings).
  */
 #include "config.h"
 

@@ -6,7 +6,10 @@
  * store_checkpoint() writes the source's offset and commits, so the offset
  * and the rows it covers land together or not at all.  The database is in
  * WAL mode, except during a first load into an empty one
- * (store_bulk_begin .. store_bulk_end), written through a rollback journal.
+ * (store_bulk_begin .. store_bulk_end), written through a rollback journal;
+ * the message index that load dropped is then built on a thread and
+ * connection of its own while the analysis reads (store_index_start), and
+ * every write transaction waits for it.
  */
 #include "config.h"
 
