@@ -137,6 +137,9 @@ match ^(?<queue_id>[0-9A-Za-z]+-[0-9A-Za-z]+-[0-9A-Za-z]+)\x20==\x20
 rule sent
 status sent
 class 2
+# "=> ", "-> " and "*> " all hold "> ": most other lines (arrivals "<=",
+# "Completed", connections) are passed over without running the regex
+require "> "
 match ^(?<queue_id>[0-9A-Za-z]+-[0-9A-Za-z]+-[0-9A-Za-z]+)\x20(?:=>|->|\*>)\x20
   (?|(?=.*?\x20H=(?<relay>[^\s\[]+(?:\x20\([^)]*\))?(?:\x20DS)?(?:\x20\[[^\]\s]*\](?::\w+)?)?))|)
   (?<recipient>\|.*?(?=\x20<)|"[^"]*"\S*|[^\s"]\S*?)(?=\x20|$)
