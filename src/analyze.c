@@ -397,8 +397,8 @@ judge_recipient(struct msg_pass *mp, struct msg_event *ev, size_t n,
 					mp->chain = xreallocarray(mp->chain, mp->chain_cap,
 					                          sizeof *mp->chain);
 				}
-				mp->chain[len++] = (struct chain_link){c->id, c->ts, c->other_cause,
-				                                       c->text_grey};
+				mp->chain[len++] =
+				    (struct chain_link){c->id, c->ts, c->other_cause, c->text_grey};
 			}
 			if (chain_finish(mp->upd, mp->ins, mp->chain, len, s->id, s->ts) != 0)
 				return -1;
@@ -729,9 +729,9 @@ sql_other_cause(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	const char *text = (const char *)sqlite3_value_text(argv[0]);
 
 	(void)argc;
-	sqlite3_result_int(ctx, text != NULL &&
-	                            patterns_signature(sqlite3_user_data(ctx), "other-cause", text,
-	                                               (size_t)sqlite3_value_bytes(argv[0])) != NULL);
+	sqlite3_result_int(
+	    ctx, text != NULL && patterns_signature(sqlite3_user_data(ctx), "other-cause", text,
+	                                            (size_t)sqlite3_value_bytes(argv[0])) != NULL);
 }
 
 /* pass_messages - judge each message with a failure in play, with all its

@@ -21,13 +21,19 @@
 
 static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 
-/* month_number - 1-12 for "Jan".."Dec" at P, else 0 */
+/* month_number - 1-12 for "Jan".."Dec" at P, else 0; *LAST, the month
+ * found before, is tried first (a log stays in one month for a while) */
 static int
-month_number(const char *p)
+month_number(const char *p, int *last)
 {
+	int m = *last;
+
+	if (m > 0 && p[0] == months[3 * m - 3] && p[1] == months[3 * m - 2] &&
+	    p[2] == months[3 * m - 1])
+		return m;
 	for (int i = 0; i < 12; i++) {
 		if (p[0] == months[3 * i] && p[1] == months[3 * i + 1] && p[2] == months[3 * i + 2])
-			return i + 1;
+			return *last = i + 1;
 	}
 	return 0;
 }
@@ -390,7 +396,7 @@ envelope_parse(const char *p, size_t n, struct envelope_year *y, struct envelope
 			goto done;
 		}
 	}
-	if (e - p >= 15 && p[3] == ' ' && (mon = month_number(p)) != 0) {
+	if (e - p >= 15 && p[3] == ' ' && (mon = month_number(p, &y->month_hint)) != 0) {
 		struct timestamp *ts = &env->ts;
 		const char *t;
 

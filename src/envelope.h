@@ -20,6 +20,7 @@ struct envelope_year {
 	int ref_mon;     /* its month, 1-12 */
 	int year;        /* current inferred year, 0 before the first line */
 	int last_mon;
+	int month_hint; /* the month name last read: month_number tries it first */
 };
 
 /* envelope_year_init - REF is the time the log was last written (mtime) */

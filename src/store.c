@@ -157,9 +157,9 @@ static const char schema_sql[] =
     "  message_key INTEGER,\n"  /* hash of mta, host, queue_id: store_message_key() */
     "  reason_key INTEGER\n"    /* hash of reason: the report groups by it */
     ");\n"
-    "DROP INDEX IF EXISTS events_source;\n" /* the report reads tallies and failures */
+    "DROP INDEX IF EXISTS events_source;\n"   /* the report reads tallies and failures */
     "DROP INDEX IF EXISTS events_failures;\n" /* events_failure_messages replaced it */
-    "DROP INDEX IF EXISTS events_status;\n" /* cost more to keep than it saved */
+    "DROP INDEX IF EXISTS events_status;\n"   /* cost more to keep than it saved */
     EVENT_INDEXES "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
     "  SELECT enhanced_code, reply_code, reason, count(*) AS events,\n"
     "         count(DISTINCT recipient) AS recipients,\n"
@@ -1061,8 +1061,7 @@ index_main(void *arg)
 	if (ib->rc != SQLITE_OK)
 		ib->error = xstrdup(sqlite3_errmsg(ib->db));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ib->seconds =
-	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ib->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return NULL;
 }
 
@@ -1079,8 +1078,8 @@ store_index_start(struct store *st, char **cause)
 	 * the database is a file (in WAL mode: store_bulk_end) and there is a
 	 * second CPU */
 	if (strcmp(st->path, ":memory:") != 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2 &&
-	    sqlite3_open_v2(st->path, &ib->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-	                    NULL) == SQLITE_OK) {
+	    sqlite3_open_v2(st->path, &ib->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+	        SQLITE_OK) {
 		sqlite3_busy_timeout(ib->db, 10000);
 		ib->rc = SQLITE_OK;
 		ib->error = NULL;

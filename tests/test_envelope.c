@@ -123,6 +123,32 @@ test_year_rollover(void **state)
 	}
 }
 
+/* Each month name is read right whichever month came before (the month
+ * last read is tried first), and a bad one after a good one is refused. */
+static void
+test_month_sequence(void **state)
+{
+	static const char *lines[] = {
+		"Mar  1 00:00:00 mx postfix/smtp[1]: a", "Mar  2 00:00:00 mx postfix/smtp[1]: b",
+		"Apr  1 00:00:00 mx postfix/smtp[1]: c", "Mar  3 00:00:00 mx postfix/smtp[1]: d",
+		"Mat  3 00:00:00 mx postfix/smtp[1]: e", "Dec 31 00:00:00 mx postfix/smtp[1]: f",
+		"Jan  1 00:00:00 mx postfix/smtp[1]: g",
+	};
+	static const int months[] = {3, 3, 4, 3, 0, 12, 1};
+	struct envelope_year y;
+	struct envelope env;
+
+	(void)state;
+	envelope_year_init(&y, 0, 2026);
+	for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+		bool ok = envelope_parse(lines[i], strlen(lines[i]), &y, &env);
+
+		assert_int_equal(ok, months[i] != 0);
+		if (ok)
+			assert_int_equal(env.ts.mon, months[i]);
+	}
+}
+
 /* A month later than the file's mtime means last year; --year forces. */
 static void
 test_year_reference(void **state)
@@ -177,6 +203,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_year_rollover),
+		cmocka_unit_test(test_month_sequence),
 		cmocka_unit_test(test_year_reference),
 		cmocka_unit_test(test_epoch),
 		cmocka_unit_test(test_hostile),
