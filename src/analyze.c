@@ -71,15 +71,7 @@ static int
 select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
 	/* clang-format off */
-	return run(db, "DROP TABLE IF EXISTS temp.found_grey", 0, cause) != 0 ||
-	    run(db, "DROP TABLE IF EXISTS temp.found_mis", 0, cause) != 0 ||
-	    /* retry: 1 for a greylisting by retry, 0 for what the retry adds
-	     * to a greylisting by text */
-	    run(db, "CREATE TEMP TABLE found_grey(event_id INTEGER PRIMARY KEY,"
-		" retry INTEGER, accepted_event_id INTEGER, delay INTEGER)", 0, cause) != 0 ||
-	    run(db, "CREATE TEMP TABLE found_mis(event_id INTEGER, rule TEXT, detail TEXT)",
-		0, cause) != 0 ||
-	    (after > 0 &&
+	return (after > 0 &&
 	    (run(db, "DROP TABLE IF EXISTS temp.in_play", 0, cause) != 0 ||
 	    run(db, "CREATE TEMP TABLE in_play(id INTEGER PRIMARY KEY, message_key INTEGER)", 0,
 		cause) != 0 ||
@@ -735,7 +727,8 @@ sql_other_cause(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /* pass_messages - judge each message with a failure in play, with all its
- * events */
+ * events, into temp.found_grey and temp.found_mis (flush_findings writes
+ * them to the database) */
 static int
 pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, char **cause)
 {
@@ -743,6 +736,15 @@ pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, char **cause)
 	int rc = -1;
 
 	/* clang-format off */
+	if (run(db, "DROP TABLE IF EXISTS temp.found_grey", 0, cause) != 0 ||
+	    run(db, "DROP TABLE IF EXISTS temp.found_mis", 0, cause) != 0 ||
+	    /* retry: 1 for a greylisting by retry, 0 for what the retry adds
+	     * to a greylisting by text */
+	    run(db, "CREATE TEMP TABLE found_grey(event_id INTEGER PRIMARY KEY,"
+	        " retry INTEGER, accepted_event_id INTEGER, delay INTEGER)", 0, cause) != 0 ||
+	    run(db, "CREATE TEMP TABLE found_mis(event_id INTEGER, rule TEXT, detail TEXT)",
+	        0, cause) != 0)
+		return -1;
 	if (sqlite3_create_function(db, "smtplog_other_cause", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
 	    pats, sql_other_cause, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
@@ -796,7 +798,6 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	sqlite3 *db = store_db(st);
 	int64_t after_id = analyzed_through(db), last_id = store_max_event_id(st);
 	struct timespec t[4];
-	bool timing = getenv("SMTPLOG_TIMING") != NULL;
 
 	if (last_id <= after_id)
 		return 0;
@@ -817,13 +818,11 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	if (store_begin(st, cause) != 0 || flush_findings(db, after_id, cause) != 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t[3]);
-	if (timing) {
+	{
 		static const char *const names[] = {"in play", "messages", "findings"};
 
 		for (int i = 0; i < 3; i++)
-			fprintf(stderr, "timing:   %-24s %.3f s\n", names[i],
-			        (double)(t[i + 1].tv_sec - t[i].tv_sec) +
-			            (double)(t[i + 1].tv_nsec - t[i].tv_nsec) / 1e9);
+			diag_timing(names[i], diag_seconds(&t[i], &t[i + 1]));
 	}
 	{
 		sqlite3_stmt *s;

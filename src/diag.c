@@ -135,3 +135,16 @@ xstrndup(const char *s, size_t n)
 	p[n] = '\0';
 	return p;
 }
+
+double
+diag_seconds(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
+}
+
+void
+diag_timing(const char *name, double seconds)
+{
+	if (getenv("SMTPLOG_TIMING") != NULL)
+		fprintf(stderr, "timing:   %-24s %.3f s\n", name, seconds);
+}

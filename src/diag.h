@@ -2,7 +2,8 @@
  * diag.h - diagnostics and allocation that cannot fail.
  *
  * Owns: the program name used in messages, the one-line error format
- * ("smtplog-report: FILE: cause"), and x* allocators that abort with a
+ * ("smtplog-report: FILE: cause"), the SMTPLOG_TIMING lines of the steps
+ * within a stage, and x* allocators that abort with a
  * message instead of returning NULL.  Library code never exits except through
  * diag_fatal() on memory exhaustion; every other error is returned to the
  * caller with a cause string and main.c decides what happens.
@@ -12,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <time.h>
 
 #if defined(__GNUC__)
 #define DIAG_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -29,6 +31,12 @@ void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
 /* xasprintf - formatted string in new memory; free with free() */
 char *xasprintf(const char *fmt, ...) DIAG_PRINTF(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) DIAG_PRINTF(1, 0);
+/* diag_seconds - the seconds from FROM to TO */
+double diag_seconds(const struct timespec *from, const struct timespec *to);
+/* diag_timing - with SMTPLOG_TIMING set, print how long step NAME of a stage
+ * took ("timing:   NAME  S s") on stderr */
+void diag_timing(const char *name, double seconds);
+
 /* set_cause - replace *cause (if cause is not NULL) with a formatted message */
 void set_cause(char **cause, const char *fmt, ...) DIAG_PRINTF(2, 3);
 

@@ -97,7 +97,9 @@ struct pipeline {
 static void
 batch_reasons(struct batch *b)
 {
-	for (size_t i = 0; i < b->nev && !b->reasons; i++)
+	if (b->reasons)
+		return;
+	for (size_t i = 0; i < b->nev; i++)
 		classify_event_reason(&b->ev[i].ev);
 	b->reasons = true;
 }
@@ -209,8 +211,7 @@ pipeline_submit(struct pipeline *pl, struct batch *b)
 		while (pl->queued == PIPELINE_BATCHES)
 			pthread_cond_wait(&pl->changed, &pl->lock);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		pl->waited +=
-		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		pl->waited += diag_seconds(&t0, &t1);
 	}
 	next = &pl->batches[(pl->head + pl->queued) % PIPELINE_BATCHES];
 	pthread_mutex_unlock(&pl->lock);
@@ -228,12 +229,9 @@ pipeline_finish(struct pipeline *pl, char **cause)
 		pthread_mutex_unlock(&pl->lock);
 		pthread_join(pl->writer, NULL);
 	}
-	if (getenv("SMTPLOG_TIMING") != NULL) {
-		fprintf(stderr, "timing:   waiting for the writer   %.3f s\n", pl->waited);
-		if (pl->threaded)
-			fprintf(stderr, "timing:   the writer's CPU         %.3f s\n",
-			        pl->writer_cpu);
-	}
+	diag_timing("waiting for the writer", pl->waited);
+	if (pl->threaded)
+		diag_timing("the writer's CPU", pl->writer_cpu);
 	pthread_mutex_destroy(&pl->lock);
 	pthread_cond_destroy(&pl->changed);
 	for (int i = 0; i < PIPELINE_BATCHES; i++) {

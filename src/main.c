@@ -70,9 +70,7 @@ phase_time(const char *phase)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (phase != NULL && last.tv_sec != 0 && getrusage(RUSAGE_SELF, &ru) == 0)
 		fprintf(stderr, "timing: %-10s %.3f s (peak RSS %.1f MiB)\n", phase,
-		        (double)(now.tv_sec - last.tv_sec) +
-		            (double)(now.tv_nsec - last.tv_nsec) / 1e9,
-		        (double)ru.ru_maxrss / 1024.0);
+		        diag_seconds(&last, &now), (double)ru.ru_maxrss / 1024.0);
 	last = now;
 }
 

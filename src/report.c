@@ -199,8 +199,7 @@ timing_end(const char *name, const struct timespec *t0)
 	if (getenv("SMTPLOG_TIMING") == NULL)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	fprintf(stderr, "timing:   %-24s %.3f s\n", name,
-	        (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	diag_timing(name, diag_seconds(t0, &t1));
 }
 
 /* add_table - run SQL (scoped) and keep its rows as a section */
