@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static void diag_vprint(const char *fmt, va_list ap) DIAG_PRINTF(1, 0);
 
@@ -105,6 +107,62 @@ xcalloc(size_t nmemb, size_t size)
 	if (p == NULL)
 		diag_fatal("out of memory allocating %zu x %zu bytes", nmemb, size);
 	return p;
+}
+
+/* Huge pages are 2 MiB on x86-64 and arm64 (4 KiB base pages).  Under
+ * AddressSanitizer the blocks come from calloc, which it guards. */
+#define HUGE_PAGE (2u * 1024 * 1024)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifdef __SANITIZE_ADDRESS__
+#define UNDER_ASAN 1
+#endif
+#if defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE) && !defined(UNDER_ASAN)
+#define PAGES_MAPPED 1
+#endif
+
+void *
+xalloc_pages(size_t size)
+{
+#ifdef PAGES_MAPPED
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len;
+	char *map;
+
+	size = (size + page - 1) / page * page;
+	len = size + HUGE_PAGE;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (map == MAP_FAILED)
+		diag_fatal("out of memory mapping %zu bytes", len);
+	/* align to a huge page; the unaligned head and the tail go back */
+	uintptr_t a = ((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	char *p = (char *)a;
+	size_t head = (size_t)(p - map);
+
+	if (head > 0)
+		(void)munmap(map, head);
+	if (len - head > size)
+		(void)munmap(p + size, len - head - size);
+	(void)madvise(p, size, MADV_HUGEPAGE);
+	return p;
+#else
+	return xcalloc(1, size);
+#endif
+}
+
+void
+free_pages(void *p, size_t size)
+{
+#ifdef PAGES_MAPPED
+	if (p != NULL)
+		(void)munmap(p, size); /* the kernel rounds SIZE up as above */
+#else
+	(void)size;
+	free(p);
+#endif
 }
 
 void *

@@ -61,11 +61,14 @@ progress_print(struct input *in, time_t start, bool final)
  * journal and the database file).  1 GB of Postfix: with two batches of
  * 4096 events the reader waited 0.28-0.32 s for the writer, reading took
  * 2.0-2.5 s; with eight of 2048, 0.02-0.03 s and 1.7 s, for 7 MiB more
- * peak memory (39 MiB).  A batch's pages are touched only as it fills.
+ * peak memory (39 MiB).  Their events (760 bytes each, 12 MiB) lie in one
+ * block of huge pages where the system has them (xalloc_pages): 2.5k page
+ * faults fewer, 100 MB of Postfix 0.384 -> 0.357 s.
  */
 #define PIPELINE_BATCHES 8
 #define BATCH_EVENTS     2048
 #define BATCH_ARENA      (2 * 1024 * 1024)
+#define PIPELINE_EVENTS  (PIPELINE_BATCHES * BATCH_EVENTS)
 
 struct batch {
 	struct store_event *ev;
@@ -84,6 +87,7 @@ struct pipeline {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	struct batch batches[PIPELINE_BATCHES];
+	struct store_event *events; /* the batches' events, one block */
 	size_t head;   /* the next batch the writer stores */
 	size_t queued; /* batches handed to the writer, not yet stored */
 	bool closing;
@@ -166,8 +170,9 @@ pipeline_init(struct pipeline *pl, struct store *st)
 {
 	memset(pl, 0, sizeof *pl);
 	pl->st = st;
+	pl->events = xalloc_pages(PIPELINE_EVENTS * sizeof *pl->events);
 	for (int i = 0; i < PIPELINE_BATCHES; i++) {
-		pl->batches[i].ev = xcalloc(BATCH_EVENTS, sizeof *pl->batches[i].ev);
+		pl->batches[i].ev = pl->events + i * BATCH_EVENTS;
 		pl->batches[i].size = BATCH_ARENA;
 		pl->batches[i].arena = xmalloc(BATCH_ARENA);
 	}
@@ -234,10 +239,9 @@ pipeline_finish(struct pipeline *pl, char **cause)
 		diag_timing("the writer's CPU", pl->writer_cpu);
 	pthread_mutex_destroy(&pl->lock);
 	pthread_cond_destroy(&pl->changed);
-	for (int i = 0; i < PIPELINE_BATCHES; i++) {
-		free(pl->batches[i].ev);
+	for (int i = 0; i < PIPELINE_BATCHES; i++)
 		free(pl->batches[i].arena);
-	}
+	free_pages(pl->events, PIPELINE_EVENTS * sizeof *pl->events);
 	if (pl->failed) {
 		set_cause(cause, "%s", pl->cause ? pl->cause : "database write failed");
 		free(pl->cause);

@@ -147,7 +147,7 @@ input_open(const char *path, char **cause)
 	if (S_ISREG(st.st_mode))
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-	in->buf = xmalloc(INPUT_BUFSIZE);
+	in->buf = xalloc_pages(INPUT_BUFSIZE);
 	return in;
 }
 
@@ -160,7 +160,7 @@ input_close(struct input *in)
 		gzclose(in->gz); /* closes fd */
 	else
 		close(in->fd);
-	free(in->buf);
+	free_pages(in->buf, INPUT_BUFSIZE);
 	free(in->path);
 	free(in);
 }

@@ -66,8 +66,10 @@ struct tally_cache {
  */
 #define CHECKPOINT_PAGES 1000
 
-/* the page cache of the writing connection: 16 MiB */
-#define STORE_CACHE_SIZE "-16384"
+/* the page cache of the writing connection: 4 MiB.  The load appends, so
+ * only the right edge of each B-tree is hot; 16 MiB only cost page faults
+ * (about 10 us each in a VM: 100 MB of Postfix 0.412 -> 0.384 s) */
+#define STORE_CACHE_SIZE "-4096"
 struct checkpointer {
 	sqlite3 *db; /* its own connection; NULL: SQLite's own auto-checkpoint */
 	pthread_t thread;
