@@ -230,7 +230,12 @@ compile_opts(const char *re, uint32_t opts, const char *file, int line, bool *ji
 	pcre2_code *code;
 	PCRE2_UCHAR msg[256];
 
-	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_NO_AUTO_CAPTURE | opts,
+	/* PCRE2_DOTALL: a subject is one line, with no newline in it, so "."
+	 * means the same either way; but "." need not test each byte for a
+	 * newline, and ".*" jumps to the end: the Postfix delivery rule 2826
+	 * -> 2501 instructions a line, ".*$" after a match 1000 -> 0 */
+	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+	                     PCRE2_NO_AUTO_CAPTURE | PCRE2_DOTALL | opts,
 	                     &err, &off, NULL);
 	if (code == NULL) {
 		pcre2_get_error_message(err, msg, sizeof msg);
