@@ -24,6 +24,12 @@
 # own reply; its codes take precedence over those in stat=.  Values of the
 # other fields before stat= hold no comma; reply= may, so it runs to the
 # next ", NAME=" of a field sendmail logs there.
+# Speed: what can only begin at a comma (", reply=", ", stat=Deferred: ")
+# is looked for comma by comma, "(?:[^,]*+,)*?", not byte by byte with a
+# lazy ".*?"; the recipients end at a comma or a space, so they are walked
+# by those; a response up to the line's last ")" is a greedy ".*" that
+# gives that byte back (as in postfix.pat).  The same matches, 10506 ->
+# 4329 instructions a delivery line.
 
 mta sendmail
 programs sendmail sm-
@@ -35,16 +41,16 @@ rule delivery
 status bounced
 require " stat="
 match ^(?:(?<queue_id>[0-9A-Za-z]+):\x20)?
-  (?|(?=(?:(?!,\x20stat=).)*?,\x20reply=(?<reply_code>[2-5]\d\d)
+  (?|(?=(?:[^,]*+(?!,\x20stat=),)*?\x20reply=(?<reply_code>[2-5]\d\d)
         (?:[\x20-](?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?(?=[\x20,-]|$))
-    |(?=.*?,\x20stat=Deferred:\x20(?<reply_code>[2-5]\d\d)
+    |(?=(?:[^,]*+,)*?\x20stat=Deferred:\x20(?<reply_code>[2-5]\d\d)
         (?:[\x20-](?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?(?=[\x20-]|$))
     |)
-  to=(?<recipients>.*?)(?:\x20\[more\])?,\x20(?=(?:ctladdr|delay)=)
+  to=(?<recipients>[^,\x20]*+(?:[,\x20][^,\x20]*+)*?)(?:\x20\[more\])?,\x20(?=(?:ctladdr|delay)=)
   (?:(?:relay=(?<relay>[^,]*)|dsn=(?<dsn>[^,\s]*)|reply=(?<reply>.*?)(?=,\x20(?:stat|dsn|relay|pri|mailer|xdelay|delay|ctladdr|tls_verify|quarantine|ntries)=)
      |(?!stat=)[a-z_]+=[^,]*),\x20)*
   stat=(?!queued\b|quarantined\b)
-  (?|(?<status>Sent)(?:\x20\((?<response>.*?)\)?)?
+  (?|(?<status>Sent)(?:\x20\((?<response>.*(?=\)$)|.*)\)?)?
     |(?<status>Deferred)(?::\x20(?<response>.*))?
     |(?<status>(?!))?(?<response>.*))$
 
