@@ -44,6 +44,9 @@ match ^(?<queue_id>[0-9A-Za-z]+):\x20from=(?<sender><[^>]*>|[^,\s]*),
 # NOQUEUE: reject: RCPT from host[ip]: 550 5.1.1 <r>: text; from=<s> to=<r> proto=ESMTP helo=<h>
 # postscreen separates the trailing fields with commas and logs [ip]:port.
 # Milter replies may carry only the enhanced code ("4.7.1 Try again later").
+# The response ends at the first "; from=" or "; proto=" (or the line's
+# end): it is tried only at each ";" ([^;]*+(?:;[^;]*+)*?, not a lazy ".*?"
+# trying every byte): 5225 -> 1812 instructions a reject line.
 rule reject
 program /(?:smtpd|postscreen|cleanup)$
 status rejected
@@ -51,7 +54,7 @@ require "reject: "
 match ^(?:NOQUEUE|(?<queue_id>[0-9A-Za-z]+)):\x20(?:milter-)?reject:\x20[A-Z][A-Z-]*
   \x20from\x20(?<client>[^\s\[]*\[[^\]]*\](?::\d+)?):\x20
   (?<response>(?:(?<reply_code>[45]\d\d)[\x20-])?
-    (?:(?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?.*?)
+    (?:(?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?[^;]*+(?:;[^;]*+)*?)
   (?:;\x20from=(?<sender><[^>]*>)(?:,?\x20to=(?<recipient><[^>]*>))?.*|;\x20proto=.*)?$
 
 # header_checks and body_checks rejects logged by cleanup:
