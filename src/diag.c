@@ -134,12 +134,10 @@ xalloc_pages(size_t size)
 	size = (size + page - 1) / page * page;
 	len = size + HUGE_PAGE;
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
 	if (map == MAP_FAILED)
 		diag_fatal("out of memory mapping %zu bytes", len);
 	/* align to a huge page; the unaligned head and the tail go back */
-	uintptr_t a = ((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	char *p = (char *)a;
+	char *p = (char *)(((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
 	size_t head = (size_t)(p - map);
 
 	if (head > 0)

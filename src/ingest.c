@@ -88,8 +88,8 @@ struct pipeline {
 	pthread_cond_t changed;
 	struct batch batches[PIPELINE_BATCHES];
 	struct store_event *events; /* the batches' events, one block */
-	size_t head;   /* the next batch the writer stores */
-	size_t queued; /* batches handed to the writer, not yet stored */
+	size_t head;                /* the next batch the writer stores */
+	size_t queued;              /* batches handed to the writer, not yet stored */
 	bool closing;
 	bool failed;
 	double waited;     /* seconds the reader waited for the writer */

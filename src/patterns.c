@@ -235,8 +235,7 @@ compile_opts(const char *re, uint32_t opts, const char *file, int line, bool *ji
 	 * newline, and ".*" jumps to the end: the Postfix delivery rule 2826
 	 * -> 2501 instructions a line, ".*$" after a match 1000 -> 0 */
 	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
-	                     PCRE2_NO_AUTO_CAPTURE | PCRE2_DOTALL | opts,
-	                     &err, &off, NULL);
+	                     PCRE2_NO_AUTO_CAPTURE | PCRE2_DOTALL | opts, &err, &off, NULL);
 	if (code == NULL) {
 		pcre2_get_error_message(err, msg, sizeof msg);
 		set_cause(cause, "%s:%d: offset %zu: %s", file, line, (size_t)off, (char *)msg);
