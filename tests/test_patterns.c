@@ -110,6 +110,36 @@ test_shipped(void **state)
 	if (p == NULL)
 		fail_msg("%s", cause);
 	assert_true(patterns_count_rules(p, MTA_POSTFIX) >= 4);
+	/* the shipped wording signatures: the first of a set that matches,
+	 * whether it is written as one alternation or as lines of one name */
+	{
+		static const struct {
+			const char *set, *text, *want;
+		} rows[] = {
+		    {"transient", "554 5.7.1 Service unavailable, come back later", "try-later"},
+		    {"transient", "550 5.7.0 Temporarily blocked for spam", "temporary"},
+		    {"transient", "550 Mailbox unavailable at this time", "for-now"},
+		    {"transient", "550 5.1.1 <a@example.org>: no such user", NULL},
+		    {"permanent", "450 4.7.1 <a@example.org>: Relay access denied", "relay-denied"},
+		    {"permanent", "450 4.7.1 Relaying not permitted", "relay-denied"},
+		    {"permanent", "450 4.1.1 Recipient address rejected: User unknown", "user-unknown"},
+		    {"other-cause", "421 4.7.0 TLS handshake failed", "tls"},
+		    {"other-cause", "451 4.3.0 Local error in processing", "resources"},
+		    {"other-cause", "451 4.7.1 SPF check soft-failed", "auth"},
+		    {"other-cause", "451 4.7.1 Please retry", NULL},
+		    {"greylist", "450 4.7.1 Greylisted, see http://postgrey.example.org/", "postgrey"},
+		};
+
+		for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+			const char *got = patterns_signature(p, rows[i].set, rows[i].text,
+			                                     strlen(rows[i].text));
+
+			if (rows[i].want == NULL)
+				assert_null(got);
+			else
+				assert_non_null(got), assert_string_equal(got, rows[i].want);
+		}
+	}
 	patterns_free(p);
 	free(dir);
 	p = patterns_load("/nonexistent-dir", &cause);
