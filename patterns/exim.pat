@@ -44,10 +44,11 @@ candidate "rejected connection in "
 # where it can begin - after a space (" error from remote mail"), at one of
 # its first letters ("[^LPSr]*+(?:[LPSr][^LPSr]*+)*?" before
 # "SMTP|LMTP|PRDR|response", "[^rha]..." before the expiry phrases), and
-# the lazy end of a deferral's response only at white space - rather than
-# by a ".*?" that tries every byte: the same matches; the expired rule
-# 13002 -> 7167 instructions a "**" line, the deferred rule 10560 -> 5849
-# a "==" line.
+# the lazy end of a deferral's response only at white space, a failed
+# recipient's end only at a colon or its last byte - rather than by a ".*?"
+# or "\S*?" that tries every byte: the same matches; the expired rule
+# 13002 -> 7167 instructions a "**" line, bounced 5692 -> 4686, the
+# deferred rule 10560 -> 5849 a "==" line.
 rule expired
 status expired
 class 4
@@ -59,7 +60,7 @@ match ^(?<queue_id>[0-9A-Za-z]+-[0-9A-Za-z]+-[0-9A-Za-z]+)\x20\*\*\x20
     |(?=(?:[^\x20]*+\x20)+?error\x20from\x20remote\x20mail(?:er|\x20server)\x20after\x20(?:[^:<]|<[^>]*>|:(?!\x20))*
         :\x20host\x20(?<relay>\S+\x20\[[^\]]*\]):\x20)
     |)
-  (?<recipient>\|.*?(?=\x20<)|"[^"]*"\S*|[^\s"]\S*?)(?=:?(?:\x20|$))
+  (?<recipient>\|.*?(?=\x20<)|"[^"]*"\S*|[^\s"][^\s:]*+(?::[^\s:]*+)*?)(?=:?(?:\x20|$))
   (?:\x20\([^)]*\))*(?:\x20<(?<orig_recipient>[^>]*)>)?
   (?:\x20(?:F=(?<sender><[^>]*>|[^\s:]+)|[A-Za-z][A-Za-z0-9]*="(?:[^"\\]|\\.)*"
      |[^\s:"]+(?::(?!\x20|$)[^\s:"]*)*))*
@@ -85,7 +86,7 @@ match ^(?<queue_id>[0-9A-Za-z]+-[0-9A-Za-z]+-[0-9A-Za-z]+)\x20\*\*\x20
     |(?=(?:[^\x20]*+\x20)+?error\x20from\x20remote\x20mail(?:er|\x20server)\x20after\x20(?:[^:<]|<[^>]*>|:(?!\x20))*
         :\x20host\x20(?<relay>\S+\x20\[[^\]]*\]):\x20)
     |)
-  (?<recipient>\|.*?(?=\x20<)|"[^"]*"\S*|[^\s"]\S*?)(?=:?(?:\x20|$))
+  (?<recipient>\|.*?(?=\x20<)|"[^"]*"\S*|[^\s"][^\s:]*+(?::[^\s:]*+)*?)(?=:?(?:\x20|$))
   (?:\x20\([^)]*\))*(?:\x20<(?<orig_recipient>[^>]*)>)?
   (?:\x20(?:F=(?<sender><[^>]*>|[^\s:]+)|[A-Za-z][A-Za-z0-9]*="(?:[^"\\]|\\.)*"
      |[^\s:"]+(?::(?!\x20|$)[^\s:"]*)*))*
