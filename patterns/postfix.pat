@@ -34,9 +34,11 @@ match ^(?<queue_id>[0-9A-Za-z]+):\x20to=(?<recipient><[^>]*>|[^,\s]*),
   (?:.*(?=\)$)|.*))\)?)?$
 
 # qmgr gives up on a message: QID: from=<s>, status=expired, returned to sender
+# (", status=expired" holds the candidate " status=": lines without it skip
+# this search)
 rule expired
 program /qmgr$
-require "status=expired"
+require ", status=expired"
 match ^(?<queue_id>[0-9A-Za-z]+):\x20from=(?<sender><[^>]*>|[^,\s]*),
   \x20status=(?<status>expired)(?:,\x20(?<response>.*))?$
 

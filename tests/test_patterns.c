@@ -97,6 +97,59 @@ test_good(void **state)
 	patterns_free(p);
 }
 
+/* Literals inside others: "rejected " is searched before the four that
+ * hold it, and a line without it has none of them; each rule and the
+ * candidate test still see exactly the literals present. */
+static void
+test_nested_literals(void **state)
+{
+	static const char text[] =
+	    "mta exim\n"
+	    "candidate \"rejected RCPT \"\n"
+	    "candidate \"rejected \"\n"
+	    "rule rcpt\n"
+	    "status rejected\n"
+	    "require \"rejected RCPT \"\n"
+	    "match rejected\\x20RCPT\\x20(?<recipient>\\S+)\n"
+	    "rule temp\n"
+	    "status deferred\n"
+	    "require \"temporarily rejected \"\n"
+	    "require \"rejected \"\n"
+	    "match temporarily\\x20rejected\\x20(?<recipient>\\S+)\n";
+	static const struct {
+		const char *msg, *rule; /* rule NULL: no match */
+		bool candidate;
+	} rows[] = {
+	    {"H=x rejected RCPT <a@example.org>: no", "exim/rcpt", true},
+	    {"H=x temporarily rejected RCPT <a@example.org>", "exim/rcpt", true},
+	    {"H=x temporarily rejected <a@example.org>", "exim/temp", true},
+	    {"H=x rejected MAIL <a@example.org>", NULL, true},
+	    {"H=x rejected", NULL, false},
+	    {"H=x rejectedRCPT <a@example.org>", NULL, false},
+	    {"rejected RCPT ", NULL, true},
+	    {"<= a@example.org H=x", NULL, false},
+	};
+	char *cause = NULL;
+	struct patterns *p = patterns_load_text("t.pat", text, sizeof text - 1, &cause);
+
+	(void)state;
+	if (p == NULL)
+		fail_msg("%s", cause);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct span msg = {rows[i].msg, strlen(rows[i].msg)};
+		struct match m;
+		bool got = patterns_match(p, MTA_EXIM, (struct span){"exim", 4}, msg, &m);
+
+		if (got != (rows[i].rule != NULL) ||
+		    (got && strcmp(patterns_rule_name(m.rule), rows[i].rule) != 0) ||
+		    m.candidate != rows[i].candidate ||
+		    patterns_is_candidate(p, MTA_EXIM, msg) != rows[i].candidate)
+			fail_msg("'%s': matched %s, candidate %d", rows[i].msg,
+			         got ? patterns_rule_name(m.rule) : "nothing", m.candidate);
+	}
+	patterns_free(p);
+}
+
 /* The shipped pattern directory loads. */
 static void
 test_shipped(void **state)
@@ -154,6 +207,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_nested_literals),
 		cmocka_unit_test(test_shipped),
 	};
 
