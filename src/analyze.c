@@ -793,6 +793,17 @@ analyzed_through(sqlite3 *db)
 }
 
 int
+analyze_prepare(struct store *st, char **cause)
+{
+	int64_t after_id = analyzed_through(store_db(st));
+
+	/* a first analysis (after_id 0) reads the table without the index */
+	if (after_id == 0 || store_max_event_id(st) <= after_id)
+		return 0;
+	return store_message_index(st, cause);
+}
+
+int
 analyze_events(struct store *st, struct patterns *pats, char **cause)
 {
 	sqlite3 *db = store_db(st);
@@ -802,9 +813,9 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	if (last_id <= after_id)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t[0]);
-	/* read one snapshot (the message index may be being built beside),
-	 * writing the findings to temp tables; then write them in one
-	 * transaction, with the mark */
+	/* read one snapshot (the report reads beside it), writing the
+	 * findings to temp tables; then write them in one transaction, with
+	 * the mark */
 	if (store_read_begin(st, cause) != 0)
 		return -1;
 	if (select_in_play(db, after_id, cause) != 0)

@@ -33,6 +33,10 @@
  * for them. */
 void analyze_event_text(struct patterns *pats, struct event *ev);
 
+/* analyze_prepare - before the report reads beside the analysis: the
+ * message index (store_message_index), when the analysis to come follows an
+ * earlier one and so looks messages up.  0, or -1 with *cause */
+int analyze_prepare(struct store *st, char **cause);
 /* analyze_events - (re)compute findings for the events stored since the
  * last analysis (meta 'analyzed_through') and all events sharing a message
  * with them, then move the mark, in one transaction; nothing to do when

@@ -257,12 +257,11 @@ main(int argc, char **argv)
 		phase_time("read");
 		scope.source_ids = opt.all ? NULL : ids;
 		scope.nsources = nids;
-		/* After a bulk load, the message index is built beside the
-		 * analysis (which reads the events without it, and writes its
-		 * findings once it is built), and the report's sections that
-		 * read the events alone are read beside both.  With --keep-days
-		 * the pruning comes first. */
-		if (store_bulk_end(st, &cause) != 0 || store_index_start(st, &cause) != 0) {
+		/* The report's sections that read the events alone are read
+		 * beside the analysis; the message index, if a later analysis
+		 * needs it and the database lacks it, is built before both.
+		 * With --keep-days the pruning comes first. */
+		if (store_bulk_end(st, &cause) != 0 || analyze_prepare(st, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 			goto done;
@@ -270,7 +269,7 @@ main(int argc, char **argv)
 		if (opt.keep_days == 0)
 			job = report_start(store_db(st), store_path(st), &scope);
 		phase_time("index");
-		if (analyze_events(st, pats, &cause) != 0 || store_index_wait(st, &cause) != 0) {
+		if (analyze_events(st, pats, &cause) != 0) {
 			diag_warn("%s", cause);
 			status = EXIT_IO;
 		}

@@ -6,10 +6,9 @@
  * store_checkpoint() writes the source's offset and commits, so the offset
  * and the rows it covers land together or not at all.  The database is in
  * WAL mode, except during a first load into an empty one
- * (store_bulk_begin .. store_bulk_end), written through a rollback journal;
- * the message index that load dropped is then built on a thread and
- * connection of its own while the analysis reads (store_index_start), and
- * every write transaction waits for it.
+ * (store_bulk_begin .. store_bulk_end), written through a rollback journal,
+ * without the message index, which the first run that needs it builds
+ * (store_message_index).
  */
 #include "config.h"
 
@@ -82,16 +81,8 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	bool in_tx;
-	bool bulk;          /* in rollback-journal mode for a bulk load: store_bulk_begin */
-	bool index_dropped; /* events_message_key, until store_index_wait */
+	bool bulk; /* in rollback-journal mode for a bulk load: store_bulk_begin */
 	struct checkpointer ckpt;
-	struct index_builder {
-		sqlite3 *db; /* its own connection, while it builds */
-		pthread_t thread;
-		int rc; /* SQLite's */
-		char *error;
-		double seconds;
-	} ib;
 	struct store_feed feed;      /* the batch insert_events reads */
 	sqlite3_stmt *insert_events; /* INSERT INTO events ... SELECT FROM the feed */
 	sqlite3_stmt *max_event_id;
@@ -101,17 +92,23 @@ struct store {
 	sqlite3_stmt *update_source;
 };
 
-/* The indexes on events: the analysis finds a message's events by
- * message_key (dropped before a bulk load into an empty database and built
- * after it, store_index_start); the failures, a small share of the
- * events, are found without scanning the deliveries, with their message keys
- * (the analysis reads which messages failed from the index alone).  It is
+/* The indexes on events.  The failures, a small share of the events, are
+ * found without scanning the deliveries, with their message keys (a first
+ * analysis reads which messages failed from this index alone).  It is
  * kept up to date as rows come: cheap, as its keys arrive in order (source,
  * then id: the id before the message key keeps the inserts appends). */
-#define EVENT_INDEXES                                                                              \
-	"CREATE INDEX IF NOT EXISTS events_message_key ON events(message_key);\n"                  \
+#define FAILURE_INDEX                                                                              \
 	"CREATE INDEX IF NOT EXISTS events_failure_messages ON events(source_id, id, message_key)" \
 	" WHERE status <> 'sent';\n"
+/* A later analysis finds the events of the messages in play by message_key
+ * (store_message_index).  The index is built when one first needs it, not
+ * after a first load: a first analysis reads the table once without it, and
+ * building it (a sort of every event's random 64-bit key) was the longest
+ * task after a load, 0.83-0.87 s of 2.5 s on 1 GB of Postfix, with the
+ * analysis and the report sharing the two cores beside it.  The next run
+ * that brings events pays for it once (0.6 s of CPU per GB of log); runs
+ * that bring nothing new never do. */
+#define MESSAGE_INDEX "CREATE INDEX IF NOT EXISTS events_message_key ON events(message_key)"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sources(\n"
@@ -162,7 +159,7 @@ static const char schema_sql[] =
     "DROP INDEX IF EXISTS events_source;\n"   /* the report reads tallies and failures */
     "DROP INDEX IF EXISTS events_failures;\n" /* events_failure_messages replaced it */
     "DROP INDEX IF EXISTS events_status;\n"   /* cost more to keep than it saved */
-    EVENT_INDEXES "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
+    FAILURE_INDEX "CREATE VIEW IF NOT EXISTS bounce_causes AS\n"
     "  SELECT enhanced_code, reply_code, reason, count(*) AS events,\n"
     "         count(DISTINCT recipient) AS recipients,\n"
     "         count(DISTINCT recipient_domain) AS domains, min(response) AS example\n"
@@ -564,7 +561,6 @@ store_close(struct store *st)
 		return;
 	if (st->in_tx)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	(void)store_index_wait(st, NULL);
 	checkpointer_stop(st);
 	sqlite3_finalize(st->insert_events);
 	sqlite3_finalize(st->max_event_id);
@@ -610,8 +606,7 @@ begin(struct store *st, char **cause)
 {
 	if (st->in_tx)
 		return 0;
-	/* the index being built holds the write lock until it is done */
-	if (store_index_wait(st, cause) != 0 || exec(st, "BEGIN IMMEDIATE", cause) != 0)
+	if (exec(st, "BEGIN IMMEDIATE", cause) != 0)
 		return -1;
 	st->in_tx = true;
 	return 0;
@@ -989,14 +984,14 @@ journal_mode(struct store *st, const char *mode)
 int
 store_bulk_begin(struct store *st, char **cause)
 {
-	/* Only for an empty events table: building the index once after a
-	 * bulk load is cheaper than keeping it up to date row by row; on a
-	 * large database, dropping it would cost more than it saves. */
+	/* Only for an empty events table.  The message index is built when a
+	 * later analysis needs it (MESSAGE_INDEX): once, after a load, is
+	 * cheaper than row by row; on a large database, dropping it would
+	 * cost more than it saves. */
 	if (store_max_event_id(st) != 0)
 		return 0;
 	if (exec(st, "DROP INDEX IF EXISTS events_message_key", cause) != 0)
 		return -1;
-	st->index_dropped = true;
 	/* Into an empty database, a rollback journal writes each page once
 	 * (pages past the file's old end need no journal) where the WAL
 	 * writes it twice, and costs the writing thread 30% less CPU per row.
@@ -1033,93 +1028,42 @@ store_bulk_end(struct store *st, char **cause)
 	return 0;
 }
 
-/* build_indexes - EVENT_INDEXES on DB, then its page cache back to
- * CACHE_SIZE (NULL: DB is closed next).  SQLite's sorter keeps runs of
- * cache_size bytes in memory (4 MiB at least with 16 KiB pages) and merges
- * them: runs of 4 MiB sort within the processor's caches, runs of 16 MiB do
- * not.  The message index of 1 GB of Postfix (1.06 M rows): 0.79-0.88 s with
- * 16 MiB, 0.59-0.60 s with 2 MiB, and 11 MiB less peak memory. */
-static int
-build_indexes(sqlite3 *db, const char *cache_size)
-{
-	char *sql = xasprintf("PRAGMA cache_size=-2048; BEGIN IMMEDIATE; " EVENT_INDEXES
-	                      " COMMIT; PRAGMA cache_size=%s",
-	                      cache_size != NULL ? cache_size : "-2048");
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-
-	free(sql);
-	if (rc != SQLITE_OK && sqlite3_get_autocommit(db) == 0)
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
-static void *
-index_main(void *arg)
-{
-	struct index_builder *ib = arg;
-	struct timespec t0, t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ib->rc = build_indexes(ib->db, NULL);
-	if (ib->rc != SQLITE_OK)
-		ib->error = xstrdup(sqlite3_errmsg(ib->db));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ib->seconds = diag_seconds(&t0, &t1);
-	return NULL;
-}
-
 int
-store_index_start(struct store *st, char **cause)
+store_message_index(struct store *st, char **cause)
 {
-	struct index_builder *ib = &st->ib;
+	sqlite3_stmt *s;
+	bool present = false;
+	int rc;
 
-	if (!st->index_dropped || ib->db != NULL)
+	if (prepare(st,
+	            "SELECT 1 FROM sqlite_master WHERE type = 'index'"
+	            " AND name = 'events_message_key'",
+	            &s, cause) != 0)
+		return -1;
+	present = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	if (present)
 		return 0;
-	if (st->in_tx && store_commit(st, cause) != 0)
+	if (store_commit(st, cause) != 0)
 		return -1;
-	/* beside the analysis: on a thread with a connection of its own, when
-	 * the database is a file (in WAL mode: store_bulk_end) and there is a
-	 * second CPU */
-	if (strcmp(st->path, ":memory:") != 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2 &&
-	    sqlite3_open_v2(st->path, &ib->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
-	        SQLITE_OK) {
-		sqlite3_busy_timeout(ib->db, 10000);
-		ib->rc = SQLITE_OK;
-		ib->error = NULL;
-		if (pthread_create(&ib->thread, NULL, index_main, ib) == 0)
-			return 0;
-	}
-	sqlite3_close(ib->db);
-	ib->db = NULL;
-	if (build_indexes(st->db, STORE_CACHE_SIZE) != SQLITE_OK) {
-		set_cause(cause, "%s: building the indexes: %s", st->path, sqlite3_errmsg(st->db));
+	/* SQLite's sorter keeps runs of cache_size bytes in memory (4 MiB at
+	 * least with 16 KiB pages) and merges them: runs of 4 MiB sort within
+	 * the processor's caches, runs of 16 MiB do not.  The index of 1 GB of
+	 * Postfix (1.06 M rows): 0.79-0.88 s with 16 MiB, 0.59-0.60 s with
+	 * 2 MiB, and 11 MiB less peak memory. */
+	rc = sqlite3_exec(st->db,
+	                  "PRAGMA cache_size=-2048; BEGIN IMMEDIATE; " MESSAGE_INDEX
+	                  "; COMMIT; PRAGMA cache_size=" STORE_CACHE_SIZE,
+	                  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		set_cause(cause, "%s: building the message index: %s", st->path,
+		          sqlite3_errmsg(st->db));
+		if (sqlite3_get_autocommit(st->db) == 0)
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		(void)sqlite3_exec(st->db, "PRAGMA cache_size=" STORE_CACHE_SIZE, NULL, NULL, NULL);
 		return -1;
 	}
-	st->index_dropped = false;
 	return 0;
-}
-
-int
-store_index_wait(struct store *st, char **cause)
-{
-	struct index_builder *ib = &st->ib;
-	int rc = 0;
-
-	if (ib->db == NULL)
-		return 0;
-	pthread_join(ib->thread, NULL);
-	sqlite3_close(ib->db);
-	ib->db = NULL;
-	if (ib->rc != SQLITE_OK) {
-		/* the next run builds them (schema_sql) */
-		set_cause(cause, "%s: building the indexes: %s", st->path, ib->error);
-		rc = -1;
-	} else
-		st->index_dropped = false;
-	free(ib->error);
-	ib->error = NULL;
-	diag_timing("index, beside", ib->seconds);
-	return rc;
 }
 
 int

@@ -90,22 +90,19 @@ int store_sync_codes(struct store *st, const struct codes *codes, char **cause);
 /* store_max_event_id - the highest events.id, 0 when empty */
 int64_t store_max_event_id(struct store *st);
 /* store_bulk_begin - before ingesting into an empty database, drop the
- * message index, which store_index_start() builds again afterwards, and
- * write through a rollback journal instead of the WAL */
+ * message index (built when a later analysis needs it:
+ * store_message_index), and write through a rollback journal instead of
+ * the WAL */
 int store_bulk_begin(struct store *st, char **cause);
 /* store_bulk_end - after the ingest: commit, and back to WAL mode */
 int store_bulk_end(struct store *st, char **cause);
-/* store_index_start - after store_bulk_end, build the index a bulk load
- * dropped: on a thread and connection of its own where it can (a database
- * file, two CPUs), so that reads go on beside it; else before returning.
- * Any write transaction (store_begin) waits for it first. */
-int store_index_start(struct store *st, char **cause);
-/* store_index_wait - wait for the index store_index_start is building;
- * 0, or -1 with *cause when it could not be built (the next run builds it) */
-int store_index_wait(struct store *st, char **cause);
+/* store_message_index - build the index of events by message_key if the
+ * database lacks it (an analysis of the messages in play needs it; a
+ * first analysis does not); commits what is open first */
+int store_message_index(struct store *st, char **cause);
 /* store_read_begin - commit what is open and start a read transaction: one
- * snapshot of the database, while the index is built beside it; temp tables
- * may be written.  store_read_end ends it. */
+ * snapshot of the database (the report reads beside it on a connection of
+ * its own); temp tables may be written.  store_read_end ends it. */
 int store_read_begin(struct store *st, char **cause);
 int store_read_end(struct store *st, char **cause);
 /* store_begin - open a write transaction if none is open */

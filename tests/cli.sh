@@ -202,7 +202,7 @@ else bad "report from tallies differs from report from events"; fi
 # migrated: its events are tallied and keyed, and the findings stand
 findings=$(rows "$tmp/t.db" 'select (select count(*) from greylisting), (select count(*) from miscategorized)')
 rows "$tmp/t.db" "create table saved as select id, message_key, reason_key from events;
-    drop table tallies; drop index events_message_key; drop index events_failure_messages;
+    drop table tallies; drop index if exists events_message_key; drop index events_failure_messages;
     alter table events drop column message_key; alter table events drop column reason_key;
     delete from meta;
     create index events_message on events(mta, host, queue_id, recipient);
