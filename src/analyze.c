@@ -17,9 +17,9 @@
  *       or bounced (4xx-until-expiry), 5xx failures later delivered
  *       (5xx-then-delivered).
  *     A first analysis reads the messages in one pass over the table
- *     (pass_all_messages), without the message index, which is built
- *     beside it after a bulk load; a later one finds them through the
- *     index (pass_messages_in_play).  The database is only read until the
+ *     (pass_all_messages), without the message index; a later one finds
+ *     them through the index (pass_messages_in_play), which
+ *     analyze_prepare() builds first if the database lacks it.  The database is only read until the
  *     findings are written, from temp tables, in one transaction
  *     (flush_findings).
  */
@@ -65,8 +65,7 @@ run(sqlite3 *db, const char *sql, int64_t after, char **cause)
  * temp.in_play, the new failures and the earlier failures of the same
  * messages.  Findings are about failures only; deliveries are what they
  * are compared with.  Only temp tables are written: the database is read
- * (beside the message index being built, after a bulk load) until
- * flush_findings. */
+ * (the report reads beside it) until flush_findings. */
 static int
 select_in_play(sqlite3 *db, int64_t after, char **cause)
 {
@@ -516,8 +515,8 @@ load_event(struct msg_pass *mp, sqlite3_stmt *s)
 /*
  * A first analysis (every failure in play) reads the table once, in order,
  * for the events of the messages that may have failed, and sorts them by
- * message: no message index is needed, so it is built beside it (after a
- * bulk load) rather than before.  Which messages may have failed is a Bloom
+ * message: no message index is needed (a first load builds none:
+ * store_message_index).  Which messages may have failed is a Bloom
  * filter over their keys, from events_failure_messages: two bits in one
  * 64-bit word per key, 8 bits per failure, up to 2 MiB.  It is small enough
  * to stay in the processor's cache (one bit per key in a bitmap four times
