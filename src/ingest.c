@@ -76,12 +76,14 @@ struct batch {
 	char *arena;
 	size_t used, size;
 	bool checkpoint;
-	bool reasons; /* its events' reason signatures are computed */
+	bool texts; /* its events' texts are judged (batch_texts) */
 	struct source_state src;
 };
 
 struct pipeline {
 	struct store *st;
+	struct patterns *pats;        /* this thread's */
+	struct patterns *writer_pats; /* the writer's: the same, its own match data */
 	bool threaded;
 	pthread_t writer;
 	pthread_mutex_t lock;
@@ -97,28 +99,31 @@ struct pipeline {
 	char *cause;
 };
 
-/* batch_reasons - the reason signature of each event of B, once */
+/* batch_texts - the reason signature of each event of B and what its
+ * text tells (analyze_event_text), once, with PATS */
 static void
-batch_reasons(struct batch *b)
+batch_texts(struct batch *b, struct patterns *pats)
 {
-	if (b->reasons)
+	if (b->texts)
 		return;
-	for (size_t i = 0; i < b->nev; i++)
+	for (size_t i = 0; i < b->nev; i++) {
 		classify_event_reason(&b->ev[i].ev);
-	b->reasons = true;
+		analyze_event_text(pats, &b->ev[i].ev);
+	}
+	b->texts = true;
 }
 
-/* batch_store - the writer's work on one batch: the reason signatures if
- * the reader left them (pipeline_submit), then the store; false on a
- * database error (in pl->cause).  FAILED: an earlier batch failed, store
+/* batch_store - the writer's work on one batch: its texts judged with
+ * PATS if the reader left them (pipeline_submit), then the store; false on
+ * a database error (in pl->cause).  FAILED: an earlier batch failed, store
  * nothing more. */
 static bool
-batch_store(struct pipeline *pl, struct batch *b, bool failed)
+batch_store(struct pipeline *pl, struct batch *b, struct patterns *pats, bool failed)
 {
 	bool ok;
 
 	if (!failed)
-		batch_reasons(b);
+		batch_texts(b, pats);
 	ok = !failed && store_add_events(pl->st, &b->src, b->ev, b->nev, &pl->cause) == 0;
 
 	if (ok && b->checkpoint && store_checkpoint(pl->st, &b->src, &pl->cause) != 0)
@@ -126,7 +131,7 @@ batch_store(struct pipeline *pl, struct batch *b, bool failed)
 	b->nev = 0;
 	b->used = 0;
 	b->checkpoint = false;
-	b->reasons = false;
+	b->texts = false;
 	return ok;
 }
 
@@ -147,7 +152,7 @@ writer_main(void *arg)
 
 		b = &pl->batches[pl->head];
 		pthread_mutex_unlock(&pl->lock);
-		ok = batch_store(pl, b, failed);
+		ok = batch_store(pl, b, pl->writer_pats, failed);
 		pthread_mutex_lock(&pl->lock);
 		if (!ok)
 			pl->failed = true;
@@ -166,10 +171,11 @@ writer_main(void *arg)
 }
 
 static void
-pipeline_init(struct pipeline *pl, struct store *st)
+pipeline_init(struct pipeline *pl, struct store *st, struct patterns *pats)
 {
 	memset(pl, 0, sizeof *pl);
 	pl->st = st;
+	pl->pats = pats;
 	pl->events = xalloc_pages(PIPELINE_EVENTS * sizeof *pl->events);
 	for (int i = 0; i < PIPELINE_BATCHES; i++) {
 		pl->batches[i].ev = pl->events + i * BATCH_EVENTS;
@@ -178,8 +184,14 @@ pipeline_init(struct pipeline *pl, struct store *st)
 	}
 	pthread_mutex_init(&pl->lock, NULL);
 	pthread_cond_init(&pl->changed, NULL);
-	pl->threaded = sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
-	               pthread_create(&pl->writer, NULL, writer_main, pl) == 0;
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		pl->writer_pats = patterns_for_thread(pats);
+		pl->threaded = pthread_create(&pl->writer, NULL, writer_main, pl) == 0;
+		if (!pl->threaded) {
+			patterns_free(pl->writer_pats);
+			pl->writer_pats = NULL;
+		}
+	}
 }
 
 /* pipeline_submit - hand B over; returns the batch to fill next */
@@ -189,14 +201,15 @@ pipeline_submit(struct pipeline *pl, struct batch *b)
 	struct batch *next;
 
 	if (!pl->threaded) {
-		if (!batch_store(pl, b, pl->failed))
+		if (!batch_store(pl, b, pl->pats, pl->failed))
 			pl->failed = true;
 		return b;
 	}
-	/* The reason signatures (an eighth to a sixth of the parsing work)
-	 * go to the thread with time to spare: the writer when no batch waits
-	 * behind the one it is storing, else this one.  Always on the writer,
-	 * 1 GB of Postfix was read in 2.25 s instead of 2.58, but 100 MB of
+	/* The events' texts (reason signatures and wording signatures, a
+	 * fifth to a third of the parsing work) are judged on the thread with
+	 * time to spare: the writer when no batch waits behind the one it is
+	 * storing, else this one.  Reasons always on the writer, 1 GB of
+	 * Postfix was read in 2.25 s instead of 2.58, but 100 MB of
 	 * bounce-heavy Postfix in 0.45 s instead of 0.42 (the writer became
 	 * the slower thread); shared this way, 1.74 s instead of 1.84, 0.417
 	 * instead of 0.432, Exim 0.452 instead of 0.478 (read, min of 3). */
@@ -204,7 +217,7 @@ pipeline_submit(struct pipeline *pl, struct batch *b)
 	bool writer_busy = pl->queued > 1;
 	pthread_mutex_unlock(&pl->lock);
 	if (writer_busy)
-		batch_reasons(b);
+		batch_texts(b, pl->pats);
 	pthread_mutex_lock(&pl->lock);
 	/* B is the ring's slot after the queued ones: it joins them */
 	pl->queued++;
@@ -233,6 +246,7 @@ pipeline_finish(struct pipeline *pl, char **cause)
 		pthread_cond_broadcast(&pl->changed);
 		pthread_mutex_unlock(&pl->lock);
 		pthread_join(pl->writer, NULL);
+		patterns_free(pl->writer_pats);
 	}
 	diag_timing("waiting for the writer", pl->waited);
 	if (pl->threaded)
@@ -314,7 +328,7 @@ batch_add(struct batch *b, uint64_t line_no, const struct envelope *env, const s
 	copy_span(b, &be->ev.relay);
 	copy_span(b, &be->ev.client);
 	copy_span(b, &be->ev.response);
-	/* the reason is signed from the reply later (batch_reasons) */
+	/* the reason is signed from the reply later (batch_texts) */
 	if (reply_inside)
 		be->ev.reply.p = be->ev.response.p + (ev->reply.p - ev->response.p);
 	else
@@ -380,7 +394,7 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 	show_progress =
 	    opt->progress == 1 ||
 	    (opt->progress == 2 && (input_file_size(in) < 0 || input_file_size(in) > 8000000));
-	pipeline_init(&pl, st);
+	pipeline_init(&pl, st, pats);
 	b = &pl.batches[0];
 	b->src = src;
 	while ((got = input_next_line(in, &line, cause)) == 1) {
@@ -401,7 +415,6 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 				for (size_t i = 0; i < n; i++) {
 					if (opt->redact != NULL)
 						redact_event(opt->redact, &events[i]);
-					analyze_event_text(pats, &events[i]);
 					if (!batch_add(b, line.line_no, &env, &events[i])) {
 						b = pipeline_submit(&pl, b);
 						b->src = src;

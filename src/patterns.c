@@ -103,6 +103,7 @@ struct patterns {
 	pcre2_jit_stack *jit_stack;
 	pcre2_match_context *mctx;
 	uint32_t max_groups;
+	bool borrowed; /* a patterns_for_thread() copy: owns only the above */
 };
 
 static const char *const field_names[FIELD_COUNT] = {
@@ -188,9 +189,10 @@ patterns_free(struct patterns *pats)
 {
 	if (pats == NULL)
 		return;
-	for (size_t i = 0; i < pats->nsets; i++)
+	for (size_t i = 0; i < pats->nsets && !pats->borrowed; i++)
 		set_free(&pats->sets[i]);
-	free(pats->sets);
+	if (!pats->borrowed)
+		free(pats->sets);
 	pcre2_match_data_free(pats->md);
 	pcre2_match_context_free(pats->mctx);
 	pcre2_jit_stack_free(pats->jit_stack);
@@ -538,16 +540,39 @@ load_text(struct pattern_set *set, const char *name, const char *text, size_t le
 	return ok;
 }
 
+/* matcher_init - PATS's own JIT stack and match context */
+static void
+matcher_init(struct patterns *pats)
+{
+	pats->jit_stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+	pats->mctx = pcre2_match_context_create(NULL);
+	if (pats->jit_stack != NULL && pats->mctx != NULL)
+		pcre2_jit_stack_assign(pats->mctx, NULL, pats->jit_stack);
+}
+
 static struct patterns *
 patterns_new(void)
 {
 	struct patterns *pats = xcalloc(1, sizeof *pats);
 
-	pats->jit_stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
-	pats->mctx = pcre2_match_context_create(NULL);
-	if (pats->jit_stack != NULL && pats->mctx != NULL)
-		pcre2_jit_stack_assign(pats->mctx, NULL, pats->jit_stack);
+	matcher_init(pats);
 	return pats;
+}
+
+struct patterns *
+patterns_for_thread(const struct patterns *pats)
+{
+	struct patterns *copy = xcalloc(1, sizeof *copy);
+
+	copy->sets = pats->sets;
+	copy->nsets = pats->nsets;
+	copy->max_groups = pats->max_groups;
+	copy->borrowed = true;
+	matcher_init(copy);
+	copy->md = pcre2_match_data_create(copy->max_groups, NULL);
+	if (copy->md == NULL)
+		diag_fatal("out of memory for PCRE2 match data");
+	return copy;
 }
 
 /* byte_commonness - how often a byte occurs in mail logs, roughly: spaces,

@@ -53,6 +53,10 @@ struct patterns *patterns_load(const char *dir, char **cause);
 struct patterns *patterns_load_file(const char *path, char **cause);
 /* patterns_load_text - the same from memory; NAME is used in messages */
 struct patterns *patterns_load_text(const char *name, const char *text, size_t len, char **cause);
+/* patterns_for_thread - PATS for use on another thread beside it: the
+ * same compiled rules and signatures, its own match data; freed with
+ * patterns_free() before PATS is */
+struct patterns *patterns_for_thread(const struct patterns *pats);
 void patterns_free(struct patterns *pats);
 
 /* patterns_match - try the rules for MTA on MSG (PROGRAM is the syslog
