@@ -94,6 +94,22 @@ test_good(void **state)
 	assert_false(patterns_match(p, MTA_POSTFIX, (struct span){"postfix/smtp", 12},
 	    (struct span){other, strlen(other)}, &m));
 	assert_true(patterns_is_candidate(p, MTA_POSTFIX, (struct span){other, strlen(other)}));
+	/* a copy for another thread matches alike, with its own match data,
+	 * and is freed before the original without taking its rules along */
+	{
+		struct patterns *copy = patterns_for_thread(p);
+		struct match cm;
+
+		assert_true(patterns_match(copy, MTA_POSTFIX, (struct span){"postfix/smtp", 12},
+		                           (struct span){msg, strlen(msg)}, &cm));
+		assert_ptr_equal(cm.rule, m.rule);
+		assert_int_equal(cm.field[FIELD_RECIPIENT].n, 11);
+		assert_false(patterns_match(copy, MTA_POSTFIX, (struct span){"postfix/smtp", 12},
+		                            (struct span){other, strlen(other)}, &cm));
+		patterns_free(copy);
+	}
+	assert_true(patterns_match(p, MTA_POSTFIX, (struct span){"postfix/smtp", 12},
+	    (struct span){msg, strlen(msg)}, &m));
 	patterns_free(p);
 }
 
