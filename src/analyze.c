@@ -198,6 +198,9 @@ struct msg_event {
 	int klass;
 	const char *recipient; /* NULL when none; in the pass's arena */
 	const char *queue;     /* mta, host and queue ID: the message, exactly */
+	/* its message_key where the events come grouped by it (a first
+	 * analysis), else 0: judge_message sorts each group apart */
+	int64_t key;
 };
 
 struct msg_pass {
@@ -405,7 +408,17 @@ judge_message(struct msg_pass *mp)
 {
 	size_t a = 0;
 
-	qsort(mp->ev, mp->n, sizeof *mp->ev, msg_event_cmp);
+	/* The events of one key are one message, or a few whose keys collide:
+	 * sorting each group alone, not the whole load, compares a sixth as
+	 * often (6.5 events a message against a load of 26,000). */
+	for (size_t g = 0; g < mp->n;) {
+		size_t h = g + 1;
+
+		while (h < mp->n && mp->ev[h].key == mp->ev[g].key)
+			h++;
+		qsort(mp->ev + g, h - g, sizeof *mp->ev, msg_event_cmp);
+		g = h;
+	}
 	while (a < mp->n) {
 		size_t q = a, nexp = 0, b;
 
@@ -497,6 +510,7 @@ load_event(struct msg_pass *mp, sqlite3_stmt *s)
 	e->chained = false;
 	e->other_cause = sqlite3_column_int(s, 8) != 0;
 	e->text_grey = sqlite3_column_int(s, 9) != 0;
+	e->key = 0;
 }
 
 /* An event's columns as the passes read them; what a 4xx deferral's
@@ -643,6 +657,7 @@ pass_all_messages(struct msg_pass *mp, char **cause)
 			nmsg++;
 		}
 		load_event(mp, scan);
+		mp->ev[mp->n - 1].key = k;
 	}
 	if (step == SQLITE_DONE && (mp->n == 0 || message_done(mp) == 0))
 		rc = 0;
