@@ -486,9 +486,14 @@ store_open(const char *path, char **cause)
 	if (exec(st, "PRAGMA page_size=16384", cause) != 0 ||
 	    exec(st, memory ? "PRAGMA journal_mode=OFF" : "PRAGMA journal_mode=WAL", cause) != 0 ||
 	    /* temporary tables (the report's copy of the events in scope) go to
-	     * a file, so memory stays bounded whatever the input's size */
+	     * a file, so memory stays bounded whatever the input's size.
+	     * Debian's SQLite zeroes the space of every cell it frees
+	     * (SECURE_DELETE), moved cells included: the tallies' updates and
+	     * the B-trees' rebalancing; nothing this program deletes is secret
+	     * (the log it came from is still there), and without it the writer
+	     * runs 3% fewer instructions */
 	    exec(st,
-	         "PRAGMA synchronous=NORMAL; PRAGMA temp_store=FILE;"
+	         "PRAGMA synchronous=NORMAL; PRAGMA temp_store=FILE; PRAGMA secure_delete=OFF;"
 	         "PRAGMA cache_size=" STORE_CACHE_SIZE "; PRAGMA foreign_keys=OFF",
 	         cause) != 0 ||
 	    user_version(st, &version, cause) != 0)
