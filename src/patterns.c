@@ -1003,7 +1003,10 @@ patterns_signature(struct patterns *pats, const char *set, const char *text, siz
 		for (size_t k = 0; k < s->nsigs; k++) {
 			const struct signature *sig = &s->sigs[k];
 
-			if (strcmp(sig->set, set) == 0 &&
+			/* the first byte tells the four sets apart: no strcmp for
+			 * the other sets' signatures (10 M instructions a 10 MB of
+			 * bounce-heavy Postfix) */
+			if (sig->set[0] == set[0] && strcmp(sig->set, set) == 0 &&
 			    run_re(pats, sig->re, sig->jit, (struct span){text, len}) >= 0)
 				return sig->name;
 		}
