@@ -430,10 +430,9 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 	        "   min(CASE WHEN rn * 10 >= n * 9 THEN delay END) AS p90 FROM r GROUP BY "
 	        "direction)"
 	        " SELECT g.direction, count(*) AS events,"
-	        " printf('%.1f%%', 100.0 * count(*) / max(1, (SELECT count(*) FROM temp.sev e "
-	        "WHERE" SCOPE_WHERE
-	        " AND (CASE g.direction WHEN 'outbound' THEN e.status = 'deferred'"
-	        "   ELSE e.status = 'rejected' AND e.class = 4 END)))) AS share,"
+	        " printf('%.1f%%', 100.0 * count(*) / max(1, (SELECT CASE g.direction"
+	        "   WHEN 'outbound' THEN t.deferred ELSE t.rejected_4xx END"
+	        "   FROM temp.failure_totals t))) AS share,"
 	        " sum(g.basis = 'text') AS by_text, sum(g.basis = 'retry') AS by_retry,"
 	        " count(DISTINCT g.recipient) AS recipients, s.accepted,"
 	        " CASE WHEN s.median IS NULL THEN NULL WHEN s.median < 3600"

@@ -10,6 +10,8 @@
  *   temp.class_subject(class, subject, events)
  *   temp.quarters(quarter, lo, hi, deferred, bounced, expired, rejected, total)
  *   temp.domain_recipients(recipient_domain, recipients)
+ *   temp.failure_totals(deferred, rejected_4xx): one row, the shares'
+ *               denominators (the greylisting section)
  * Groups are found by a 64-bit hash of their key, as the reasons already
  * are (reason_key); a distinct count keeps one 64-bit hash per distinct
  * (group, value) pair.  Past AGG_MAX_ENTRIES entries in all, the counts
@@ -148,6 +150,7 @@ struct agg {
 	struct quarter *quarters;
 	struct domain *domains;
 	size_t ncauses, ncs, nquarters, ndomains;
+	int64_t deferred, rejected_4xx; /* temp.failure_totals */
 	size_t max_entries;
 	bool overflow; /* past max_entries: the counting is left to SQL */
 };
@@ -212,6 +215,11 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 	if (cli != NULL)
 		hc = (uint64_t)store_text_key(cli, ncli);
 
+	if (status == ST_DEFERRED)
+		a->deferred++;
+	else if (status == ST_REJECTED && sqlite3_column_type(s, 8) == SQLITE_INTEGER &&
+	         sqlite3_column_int64(s, 8) == 4)
+		a->rejected_4xx++;
 	/* class and subject, for classes 4 and 5 */
 	if (sqlite3_column_type(s, 8) == SQLITE_INTEGER &&
 	    (sqlite3_column_int64(s, 8) == 4 || sqlite3_column_int64(s, 8) == 5)) {
@@ -233,7 +241,8 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 
 		if (hmap_put(&a->quarter_ix, true, hash_int(2, q), (uint32_t)a->nquarters, &ix)) {
 			a->quarters = grow(a->quarters, a->nquarters, sizeof *a->quarters);
-			a->quarters[a->nquarters++] = (struct quarter){.quarter = q, .lo = ts, .hi = ts};
+			a->quarters[a->nquarters++] =
+			    (struct quarter){.quarter = q, .lo = ts, .hi = ts};
 		}
 		qq = &a->quarters[ix];
 		if (ts < qq->lo)
@@ -335,25 +344,30 @@ agg_store(sqlite3 *db, const struct agg *a, char **cause)
 
 	if (a->overflow) {
 		/* the same counts, by sorts in temporary files */
-		if (sqlite3_exec(db,
-		                 "INSERT INTO temp.class_subject SELECT class, subject, count(*)"
-		                 " FROM temp.sev WHERE class IN (4, 5) GROUP BY class, subject;"
-		                 "INSERT INTO temp.quarters SELECT"
-		                 " ts_epoch - ((ts_epoch % 900) + 900) % 900 AS quarter,"
-		                 " min(ts_epoch), max(ts_epoch), sum(status = 'deferred'),"
-		                 " sum(status = 'bounced'), sum(status = 'expired'),"
-		                 " sum(status = 'rejected'), count(*) FROM temp.sev"
-		                 " WHERE ts_epoch IS NOT NULL GROUP BY quarter;"
-		                 "INSERT INTO temp.causes SELECT status, enhanced_code, reply_code,"
-		                 " reason_key, count(*), min(id), count(DISTINCT recipient),"
-		                 " count(DISTINCT recipient_domain), count(DISTINCT client)"
-		                 " FROM temp.sev WHERE status IN ('deferred', 'bounced', 'rejected')"
-		                 " GROUP BY status, enhanced_code, reply_code, reason_key;"
-		                 "INSERT INTO temp.domain_recipients SELECT recipient_domain,"
-		                 " count(DISTINCT recipient) FROM temp.sev"
-		                 " WHERE status IN ('bounced', 'deferred', 'expired')"
-		                 " AND recipient_domain IS NOT NULL GROUP BY recipient_domain",
-		                 NULL, NULL, NULL) != SQLITE_OK)
+		if (sqlite3_exec(
+		        db,
+		        "INSERT INTO temp.class_subject SELECT class, subject, count(*)"
+		        " FROM temp.sev WHERE class IN (4, 5) GROUP BY class, subject;"
+		        "INSERT INTO temp.quarters SELECT"
+		        " ts_epoch - ((ts_epoch % 900) + 900) % 900 AS quarter,"
+		        " min(ts_epoch), max(ts_epoch), sum(status = 'deferred'),"
+		        " sum(status = 'bounced'), sum(status = 'expired'),"
+		        " sum(status = 'rejected'), count(*) FROM temp.sev"
+		        " WHERE ts_epoch IS NOT NULL GROUP BY quarter;"
+		        "INSERT INTO temp.causes SELECT status, enhanced_code, reply_code,"
+		        " reason_key, count(*), min(id), count(DISTINCT recipient),"
+		        " count(DISTINCT recipient_domain), count(DISTINCT client)"
+		        " FROM temp.sev WHERE status IN ('deferred', 'bounced', 'rejected')"
+		        " GROUP BY status, enhanced_code, reply_code, reason_key;"
+		        "INSERT INTO temp.domain_recipients SELECT recipient_domain,"
+		        " count(DISTINCT recipient) FROM temp.sev"
+		        " WHERE status IN ('bounced', 'deferred', 'expired')"
+		        " AND recipient_domain IS NOT NULL GROUP BY recipient_domain;"
+		        "INSERT INTO temp.failure_totals SELECT"
+		        " count(*) FILTER (WHERE status = 'deferred'),"
+		        " count(*) FILTER (WHERE status = 'rejected' AND class = 4)"
+		        " FROM temp.sev",
+		        NULL, NULL, NULL) != SQLITE_OK)
 			return fail(db, NULL, cause);
 		return 0;
 	}
@@ -369,7 +383,8 @@ agg_store(sqlite3 *db, const struct agg *a, char **cause)
 			return fail(db, s, cause);
 	}
 	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(db, "INSERT INTO temp.quarters VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	if (sqlite3_prepare_v2(db,
+	                       "INSERT INTO temp.quarters VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return fail(db, s, cause);
 	for (size_t i = 0; i < a->nquarters; i++) {
@@ -386,9 +401,9 @@ agg_store(sqlite3 *db, const struct agg *a, char **cause)
 			return fail(db, s, cause);
 	}
 	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(db,
-	                       "INSERT INTO temp.causes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db, "INSERT INTO temp.causes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1, &s,
+	        NULL) != SQLITE_OK)
 		return fail(db, s, cause);
 	for (size_t i = 0; i < a->ncauses; i++) {
 		const struct cause *c = &a->causes[i];
@@ -421,6 +436,14 @@ agg_store(sqlite3 *db, const struct agg *a, char **cause)
 			return fail(db, s, cause);
 	}
 	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, "INSERT INTO temp.failure_totals VALUES (?1, ?2)", -1, &s,
+	                       NULL) != SQLITE_OK)
+		return fail(db, s, cause);
+	sqlite3_bind_int64(s, 1, a->deferred);
+	sqlite3_bind_int64(s, 2, a->rejected_4xx);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return fail(db, s, cause);
+	sqlite3_finalize(s);
 	return 0;
 }
 
@@ -439,6 +462,7 @@ report_aggregate(sqlite3 *db, char **cause)
 	                 "DROP TABLE IF EXISTS temp.class_subject;"
 	                 "DROP TABLE IF EXISTS temp.quarters;"
 	                 "DROP TABLE IF EXISTS temp.domain_recipients;"
+	                 "DROP TABLE IF EXISTS temp.failure_totals;"
 	                 "CREATE TEMP TABLE causes(status TEXT, enhanced_code TEXT,"
 	                 " reply_code INTEGER, reason_key INTEGER, events INTEGER,"
 	                 " example_id INTEGER, recipients INTEGER, domains INTEGER,"
@@ -449,7 +473,8 @@ report_aggregate(sqlite3 *db, char **cause)
 	                 " deferred INTEGER, bounced INTEGER, expired INTEGER, rejected INTEGER,"
 	                 " total INTEGER);"
 	                 "CREATE TEMP TABLE domain_recipients(recipient_domain TEXT PRIMARY KEY,"
-	                 " recipients INTEGER)",
+	                 " recipients INTEGER);"
+	                 "CREATE TEMP TABLE failure_totals(deferred INTEGER, rejected_4xx INTEGER)",
 	                 NULL, NULL, NULL) != SQLITE_OK)
 		return fail(db, NULL, cause);
 	if (sqlite3_prepare_v2(db,
