@@ -630,13 +630,16 @@ pass_all_messages(struct msg_pass *mp, char **cause)
 
 		kf.w[w] |= m;
 	}
+	/* by message key alone: judge_message puts each message's events in
+	 * order (by id last), so the sorter compares one integer, not two
+	 * (Sendmail bounce-heavy, 100 MB: analysis 0.358 -> 0.343 s) */
 	if (step != SQLITE_DONE ||
 	    sqlite3_create_function(db, "smtplog_may_fail", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, &kf,
 	                            sql_may_fail, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 	                       "SELECT " LOAD_COLUMNS ", e.message_key FROM events e NOT INDEXED"
 	                       " WHERE smtplog_may_fail(e.message_key)"
-	                       " ORDER BY e.message_key, e.id",
+	                       " ORDER BY e.message_key",
 	                       -1, &scan, NULL) != SQLITE_OK)
 		goto out;
 	/* SQLite's sorter keeps runs of cache_size bytes in memory: 2 MiB
