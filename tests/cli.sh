@@ -229,5 +229,24 @@ cmp -s "$tmp/tallied.json" "$tmp/reindexed.json" && ok || bad "report after the 
 [ "$(rows "$tmp/t.db" "select group_concat(name) from sqlite_master where name like 'events_failure%'")" = \
     events_failure_messages ] && ok || bad "events_failures replaced by events_failure_messages"
 
+# the knowledge base is written once, and again when the database's copy
+# no longer matches it (rows deleted, or a knowledge base that changed)
+rm -f "$tmp/kb.db"
+"$bin" --db "$tmp/kb.db" --year 2026 "$tmp/mail.log" >/dev/null 2>&1
+ncodes=$(rows "$tmp/kb.db" 'select count(*) from codes')
+[ "$ncodes" -gt 300 ] && ok || bad "codes stored: $ncodes"
+rows "$tmp/kb.db" "update codes set title = 'kept' where code = '550'" >/dev/null
+"$bin" --db "$tmp/kb.db" --year 2026 "$tmp/mail.log" >/dev/null 2>&1
+[ "$(rows "$tmp/kb.db" "select title from codes where code = '550'")" = kept ] &&
+    ok || bad "an unchanged knowledge base is not written again"
+rows "$tmp/kb.db" "delete from codes where rowid % 2 = 0" >/dev/null
+"$bin" --db "$tmp/kb.db" --year 2026 "$tmp/mail.log" >/dev/null 2>&1
+[ "$(rows "$tmp/kb.db" 'select count(*) from codes')" = "$ncodes" ] &&
+    ok || bad "codes restored after rows were deleted"
+rows "$tmp/kb.db" "update meta set value = '0 $ncodes' where key = 'codes'" >/dev/null
+"$bin" --db "$tmp/kb.db" --year 2026 "$tmp/mail.log" >/dev/null 2>&1
+[ "$(rows "$tmp/kb.db" "select title from codes where code = '550'")" != kept ] &&
+    ok || bad "codes written again when the knowledge base changed"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
