@@ -53,6 +53,11 @@ rule expired
 status expired
 class 4
 require " ** "
+# the three wordings the regex's first lookahead wants: a bounce that has
+# none (most " ** " lines) is not given to the regex, which spent 500 ns
+# finding that out (30 ms in 100 MB of bounce-heavy Exim log)
+require-any "retry timeout exceeded" "have been failing for a long time"
+  "after a long failure period"
 match ^(?<queue_id>[0-9A-Za-z]+-[0-9A-Za-z]+-[0-9A-Za-z]+)\x20\*\*\x20
   (?=[^rha]*+(?:[rha][^rha]*+)*?(?:retry\x20timeout\x20exceeded|have\x20been\x20failing\x20for\x20a\x20long\x20time
      |after\x20a\x20long\x20failure\x20period))

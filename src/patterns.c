@@ -13,6 +13,8 @@
  *     program /(?:smtp|lmtp)$   optional regex on the program name
  *     require ", status="       literal that must occur (memmem, before the
  *                               regex); may repeat
+ *     require-any "a b" c       one of these literals must occur (words, or
+ *                               in double quotes); may repeat
  *     status rejected           status when the regex captures none
  *     class 4                   class when the line carries no code (Exim
  *                               logs no code for its own rejects)
@@ -61,6 +63,11 @@ struct rule {
 	struct literal *require;
 	size_t nrequire;
 	size_t *require_idx; /* the same literals, as indexes into the set's lits */
+	/* each literal's group: the literals of one 'require' or 'require-any'
+	 * line, next to each other; a line's group is met when one of its
+	 * literals occurs */
+	size_t *require_group;
+	size_t ngroups;
 	enum status status;
 	int class_code;              /* class when the line carries no code, or 0 */
 	uint32_t group[FIELD_COUNT]; /* capture group number, 0 if absent */
@@ -162,6 +169,7 @@ rule_free(struct rule *r)
 	pcre2_code_free(r->program_re);
 	literal_free(r->require, r->nrequire);
 	free(r->require_idx);
+	free(r->require_group);
 }
 
 static void
@@ -422,15 +430,54 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 		ld->program_line = line;
 		return true;
 	}
-	if (strcmp(key, "require") == 0) {
-		struct literal l = unquote(val);
+	if (strcmp(key, "require") == 0 || strcmp(key, "require-any") == 0) {
+		struct rule *r = ld->rule;
+		size_t first = r->nrequire;
+		const char *p = val + strspn(val, " \t");
 
-		if (l.n == 0) {
-			free(l.p);
-			set_cause(ld->cause, "%s:%d: empty 'require' literal", ld->file, line);
+		/* require: one literal, the whole value; require-any: one or more,
+		 * each a word or in double quotes */
+		while (*p != '\0') {
+			struct literal l;
+			const char *e;
+
+			if (strcmp(key, "require") == 0) {
+				l = unquote(p);
+				p += strlen(p);
+			} else if (*p == '"') {
+				e = strchr(p + 1, '"');
+				if (e == NULL) {
+					set_cause(ld->cause,
+					          "%s:%d: unterminated quote in 'require-any'",
+					          ld->file, line);
+					return false;
+				}
+				l = (struct literal){xstrndup(p + 1, (size_t)(e - p - 1)),
+				                     (size_t)(e - p - 1), 0};
+				p = e + 1;
+			} else {
+				e = p + strcspn(p, " \t\""); /* a continuation joins "a"b */
+				l = (struct literal){xstrndup(p, (size_t)(e - p)), (size_t)(e - p),
+				                     0};
+				p = e;
+			}
+			if (l.n == 0) {
+				free(l.p);
+				set_cause(ld->cause, "%s:%d: empty '%s' literal", ld->file, line,
+				          key);
+				return false;
+			}
+			literal_add(&r->require, &r->nrequire, l);
+			r->require_group =
+			    xreallocarray(r->require_group, r->nrequire, sizeof *r->require_group);
+			r->require_group[r->nrequire - 1] = r->ngroups;
+			p += strspn(p, " \t");
+		}
+		if (r->nrequire == first) {
+			set_cause(ld->cause, "%s:%d: '%s' needs a literal", ld->file, line, key);
 			return false;
 		}
-		literal_add(&ld->rule->require, &ld->rule->nrequire, l);
+		r->ngroups++;
 		return true;
 	}
 	if (strcmp(key, "class") == 0) {
@@ -896,6 +943,26 @@ set_is_candidate(const struct pattern_set *s, struct span msg, signed char *memo
 	return false;
 }
 
+/* requires_met - does MSG hold a literal of each of R's require groups? */
+static bool
+requires_met(const struct pattern_set *s, const struct rule *r, struct span msg, signed char *memo)
+{
+	size_t k = 0;
+
+	while (k < r->nrequire) {
+		size_t g = r->require_group[k];
+		bool found = false;
+
+		for (; k < r->nrequire && r->require_group[k] == g; k++) {
+			if (!found && has_literal(s, r->require_idx[k], msg, memo))
+				found = true;
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 bool
 patterns_match(struct patterns *pats, enum mta mta, struct span program, struct span msg,
                struct match *m)
@@ -912,14 +979,9 @@ patterns_match(struct patterns *pats, enum mta mta, struct span program, struct 
 		for (size_t j = 0; j < s->nrules; j++) {
 			const struct rule *r = &s->rules[j];
 			PCRE2_SIZE *ov;
-			size_t k;
 			int rc;
 
-			for (k = 0; k < r->nrequire; k++) {
-				if (!has_literal(s, r->require_idx[k], msg, memo))
-					break;
-			}
-			if (k < r->nrequire)
+			if (!requires_met(s, r, msg, memo))
 				continue;
 			if (r->program_re != NULL &&
 			    run_re(pats, r->program_re, r->program_jit, program) < 0)

@@ -56,6 +56,9 @@ test_errors(void **state)
 	expect_error("# nothing\n", "t.pat: no 'mta' line");
 	expect_error("mta postfix\nrule a\nstatus sent\nmatch ^\n  (?<queue_id>x\n", "t.pat:4: offset");
 	expect_error_n("mta postfix\0\n", 13, "NUL byte");
+	expect_error("mta exim\nrule a\nrequire-any \"open\n", "t.pat:3: unterminated quote in 'require-any'");
+	expect_error("mta exim\nrule a\nrequire-any \"\" x\n", "t.pat:3: empty 'require-any' literal");
+	expect_error("mta exim\nrule a\nrequire-any   \n", "t.pat:3: 'require-any' needs a literal");
 }
 
 static void
@@ -217,6 +220,47 @@ test_shipped(void **state)
 	free(cause);
 }
 
+/* require-any: one literal of the line must occur (words or quoted, the
+ * line continued); with a plain require beside it, both lines must be met */
+static void
+test_require_any(void **state)
+{
+	static const char text[] =
+	    "mta exim\n"
+	    "rule expired\n"
+	    "status expired\n"
+	    "require \" ** \"\n"
+	    "require-any \"retry timeout exceeded\" failing\n"
+	    "  \"long failure period\"\n"
+	    "match ^(?<queue_id>\\S+)\\x20\\*\\*\\x20(?<recipient>\\S+)\n";
+	static const struct {
+		const char *msg;
+		bool match;
+	} rows[] = {
+	    {"1a-2b-3c ** a@example.org: retry timeout exceeded", true},
+	    {"1a-2b-3c ** a@example.org: all hosts have been failing", true},
+	    {"1a-2b-3c ** a@example.org: after a long failure period", true},
+	    {"1a-2b-3c ** a@example.org: 550 user unknown", false},
+	    {"1a-2b-3c == a@example.org: retry timeout exceeded", false},
+	    {"1a-2b-3c ** a@example.org: retry  timeout exceeded", false},
+	};
+	char *cause = NULL;
+	struct patterns *p = patterns_load_text("t.pat", text, sizeof text - 1, &cause);
+
+	(void)state;
+	if (p == NULL)
+		fail_msg("%s", cause);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct match m;
+		bool got = patterns_match(p, MTA_EXIM, (struct span){"exim", 4},
+		                          (struct span){rows[i].msg, strlen(rows[i].msg)}, &m);
+
+		if (got != rows[i].match)
+			fail_msg("'%s': matched %d, expected %d", rows[i].msg, got, rows[i].match);
+	}
+	patterns_free(p);
+}
+
 int
 main(void)
 {
@@ -224,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_nested_literals),
+		cmocka_unit_test(test_require_any),
 		cmocka_unit_test(test_shipped),
 	};
 
