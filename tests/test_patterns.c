@@ -36,6 +36,26 @@ expect_error(const char *text, const char *want)
 	expect_error_n(text, strlen(text), want);
 }
 
+/* load_or_fail - TEXT loaded, or the test fails with the cause */
+static struct patterns *
+load_or_fail(const char *text, size_t len)
+{
+	char *cause = NULL;
+	struct patterns *p = patterns_load_text("t.pat", text, len, &cause);
+
+	if (p == NULL)
+		fail_msg("%s", cause);
+	return p;
+}
+
+/* match_exim - MSG against P's Exim rules, from program "exim" */
+static bool
+match_exim(struct patterns *p, const char *msg, struct match *m)
+{
+	return patterns_match(p, MTA_EXIM, (struct span){"exim", 4}, (struct span){msg, strlen(msg)},
+	                      m);
+}
+
 static void
 test_errors(void **state)
 {
@@ -148,16 +168,13 @@ test_nested_literals(void **state)
 	    {"rejected RCPT ", NULL, true},
 	    {"<= a@example.org H=x", NULL, false},
 	};
-	char *cause = NULL;
-	struct patterns *p = patterns_load_text("t.pat", text, sizeof text - 1, &cause);
+	struct patterns *p = load_or_fail(text, sizeof text - 1);
 
 	(void)state;
-	if (p == NULL)
-		fail_msg("%s", cause);
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		struct span msg = {rows[i].msg, strlen(rows[i].msg)};
 		struct match m;
-		bool got = patterns_match(p, MTA_EXIM, (struct span){"exim", 4}, msg, &m);
+		bool got = match_exim(p, rows[i].msg, &m);
 
 		if (got != (rows[i].rule != NULL) ||
 		    (got && strcmp(patterns_rule_name(m.rule), rows[i].rule) != 0) ||
@@ -244,16 +261,12 @@ test_require_any(void **state)
 	    {"1a-2b-3c == a@example.org: retry timeout exceeded", false},
 	    {"1a-2b-3c ** a@example.org: retry  timeout exceeded", false},
 	};
-	char *cause = NULL;
-	struct patterns *p = patterns_load_text("t.pat", text, sizeof text - 1, &cause);
+	struct patterns *p = load_or_fail(text, sizeof text - 1);
 
 	(void)state;
-	if (p == NULL)
-		fail_msg("%s", cause);
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		struct match m;
-		bool got = patterns_match(p, MTA_EXIM, (struct span){"exim", 4},
-		                          (struct span){rows[i].msg, strlen(rows[i].msg)}, &m);
+		bool got = match_exim(p, rows[i].msg, &m);
 
 		if (got != rows[i].match)
 			fail_msg("'%s': matched %d, expected %d", rows[i].msg, got, rows[i].match);
