@@ -127,7 +127,7 @@ struct sig {
 static void
 sig_put(struct sig *s, const char *p, size_t n)
 {
-	if (s->full)
+	if (s->full || n == 0)
 		return;
 	if (s->n + n > REASON_MAX) {
 		s->full = true;
@@ -149,6 +149,9 @@ is_code_token(const char *p, size_t n)
 {
 	char tmp[CODE_MAX];
 
+	/* every code begins with a digit from 2 to 5: most tokens are words */
+	if (n < 3 || p[0] < '2' || p[0] > '5')
+		return false;
 	if (n == 3 && classify_reply_code((struct span){p, 3}))
 		return true;
 	if (n >= 4 && classify_reply_code((struct span){p, 3}) && p[3] == '-') {
