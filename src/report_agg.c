@@ -364,9 +364,8 @@ agg_store(sqlite3 *db, const struct agg *a, char **cause)
 		        " WHERE status IN ('bounced', 'deferred', 'expired')"
 		        " AND recipient_domain IS NOT NULL GROUP BY recipient_domain;"
 		        "INSERT INTO temp.failure_totals SELECT"
-		        " count(*) FILTER (WHERE status = 'deferred'),"
-		        " count(*) FILTER (WHERE status = 'rejected' AND class = 4)"
-		        " FROM temp.sev",
+		        " coalesce(sum(status = 'deferred'), 0),"
+		        " coalesce(sum(status = 'rejected' AND class = 4), 0) FROM temp.sev",
 		        NULL, NULL, NULL) != SQLITE_OK)
 			return fail(db, NULL, cause);
 		return 0;
