@@ -19,9 +19,9 @@
  *     A first analysis reads the messages in one pass over the table
  *     (pass_all_messages), without the message index; a later one finds
  *     them through the index (pass_messages_in_play), which
- *     analyze_prepare() builds first if the database lacks it.  The database is only read until the
- *     findings are written, from temp tables, in one transaction
- *     (flush_findings).
+ *     analyze_prepare() builds first if the database lacks it.  The
+ *     database is only read until the findings are written, from temp
+ *     tables, in one transaction (flush_findings).
  */
 #include "config.h"
 

@@ -64,10 +64,9 @@ struct rule {
 	size_t nrequire;
 	size_t *require_idx; /* the same literals, as indexes into the set's lits */
 	/* each literal's group: the literals of one 'require' or 'require-any'
-	 * line, next to each other; a line's group is met when one of its
-	 * literals occurs */
+	 * line, next to each other, numbered from 0; a line's group is met when
+	 * one of its literals occurs */
 	size_t *require_group;
-	size_t ngroups;
 	enum status status;
 	int class_code;              /* class when the line carries no code, or 0 */
 	uint32_t group[FIELD_COUNT]; /* capture group number, 0 if absent */
@@ -197,10 +196,11 @@ patterns_free(struct patterns *pats)
 {
 	if (pats == NULL)
 		return;
-	for (size_t i = 0; i < pats->nsets && !pats->borrowed; i++)
-		set_free(&pats->sets[i]);
-	if (!pats->borrowed)
+	if (!pats->borrowed) {
+		for (size_t i = 0; i < pats->nsets; i++)
+			set_free(&pats->sets[i]);
 		free(pats->sets);
+	}
 	pcre2_match_data_free(pats->md);
 	pcre2_match_context_free(pats->mctx);
 	pcre2_jit_stack_free(pats->jit_stack);
@@ -433,6 +433,7 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 	if (strcmp(key, "require") == 0 || strcmp(key, "require-any") == 0) {
 		struct rule *r = ld->rule;
 		size_t first = r->nrequire;
+		size_t group = first > 0 ? r->require_group[first - 1] + 1 : 0;
 		const char *p = val + strspn(val, " \t");
 
 		/* require: one literal, the whole value; require-any: one or more,
@@ -470,14 +471,13 @@ loader_directive(struct loader *ld, int line, const char *key, const char *val)
 			literal_add(&r->require, &r->nrequire, l);
 			r->require_group =
 			    xreallocarray(r->require_group, r->nrequire, sizeof *r->require_group);
-			r->require_group[r->nrequire - 1] = r->ngroups;
+			r->require_group[r->nrequire - 1] = group;
 			p += strspn(p, " \t");
 		}
 		if (r->nrequire == first) {
 			set_cause(ld->cause, "%s:%d: '%s' needs a literal", ld->file, line, key);
 			return false;
 		}
-		r->ngroups++;
 		return true;
 	}
 	if (strcmp(key, "class") == 0) {
@@ -587,6 +587,15 @@ load_text(struct pattern_set *set, const char *name, const char *text, size_t le
 	return ok;
 }
 
+/* match_data_init - PATS's match data, big enough for max_groups */
+static void
+match_data_init(struct patterns *pats)
+{
+	pats->md = pcre2_match_data_create(pats->max_groups, NULL);
+	if (pats->md == NULL)
+		diag_fatal("out of memory for PCRE2 match data");
+}
+
 /* matcher_init - PATS's own JIT stack and match context */
 static void
 matcher_init(struct patterns *pats)
@@ -616,9 +625,7 @@ patterns_for_thread(const struct patterns *pats)
 	copy->max_groups = pats->max_groups;
 	copy->borrowed = true;
 	matcher_init(copy);
-	copy->md = pcre2_match_data_create(copy->max_groups, NULL);
-	if (copy->md == NULL)
-		diag_fatal("out of memory for PCRE2 match data");
+	match_data_init(copy);
 	return copy;
 }
 
@@ -741,9 +748,7 @@ patterns_ready(struct patterns *pats)
 		}
 	}
 	pats->max_groups = max;
-	pats->md = pcre2_match_data_create(max, NULL);
-	if (pats->md == NULL)
-		diag_fatal("out of memory for PCRE2 match data");
+	match_data_init(pats);
 }
 
 static bool

@@ -188,6 +188,17 @@ out_has "events      3:" "no time range"
 expect 0 "keep-days" -- "$bin" --db "$tmp/d.db" --keep-days 2 "$tmp/days.log"
 out_has "events      2:" "--keep-days 2 pruned the old event"
 [ "$(rows "$tmp/d.db" 'select sum(events) from tallies')" = 2 ] && ok || bad "--keep-days pruned the tallies"
+# what --keep-days deletes does not stay readable in the database file
+rest=${L1#Nov 27 06:25:13}
+{ printf '%s%s\n' "$old" "$(printf '%s' "$rest" | sed 's/bob@example.com/pruned-xyzzy@example.com/g')"
+  printf '%s%s\n' "$now" "$rest"; } >"$tmp/prune.log"
+"$bin" --db "$tmp/p.db" "$tmp/prune.log" >/dev/null 2>&1
+"$bin" --db "$tmp/p.db" --keep-days 2 "$tmp/prune.log" >/dev/null 2>&1
+[ "$(rows "$tmp/p.db" "select count(*) from events where recipient like 'pruned-xyzzy%'")" = 0 ] &&
+    ok || bad "--keep-days left the old event"
+if cat "$tmp/p.db" "$tmp/p.db-wal" 2>/dev/null | grep -q -a xyzzy; then
+    bad "--keep-days left the pruned recipient in the database file"
+else ok; fi
 
 # Totals come from the tallies when the time bounds fall on quarter hours,
 # else from the events: both must give the same report.
