@@ -28,11 +28,10 @@
 static const char *const statuses[] = {"sent", "deferred", "bounced", "expired", "rejected"};
 
 /* Every section reads the tables scope_setup() fills from the events in
- * scope (sources, time range ?1 since and ?2 until, domain ?3): temp.sev
- * (the failures), temp.tally, temp.counts, or those report_aggregate()
- * counts from temp.sev.  The queries' own conditions follow "WHERE"
- * SCOPE_WHERE; ?4 is --top. */
-#define SCOPE_WHERE " 1"
+ * scope (sources, time range ?1 since and ?2 until, domain ?3: temp.tally,
+ * temp.counts), those report_aggregate() counts from the failures in scope,
+ * or the findings of the failures in scope (EVENTS_IN_SCOPE,
+ * report_agg.h); ?4 is --top. */
 /* the visible columns of a cause section (its CTE c also carries example_id) */
 #define CAUSE_COLUMNS                                                                              \
 	"c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
@@ -55,12 +54,6 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
 	" FROM c ORDER BY c.events DESC, c.reason, c.enhanced_code, c.reply_code"
 /* clang-format on */
 
-/* The events a report covers: ?1 since, ?2 until, ?3 domain. */
-#define EVENTS_IN_SCOPE                                                                            \
-	" e.source_id IN (SELECT id FROM temp.report_scope)"                                       \
-	" AND (?1 = 0 OR e.ts_epoch >= ?1) AND (?2 = 0 OR e.ts_epoch < ?2)"                        \
-	" AND (?3 IS NULL OR e.recipient_domain = lower(?3))"
-
 /* The same scope over the tallies: exact when the time bounds fall on the
  * tallies' quarter hours, as every date does. */
 #define TALLIES_IN_SCOPE                                                                           \
@@ -80,10 +73,7 @@ exec_in_scope(sqlite3 *db, const struct report_scope *sc, const char *sql, char 
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	sqlite3_bind_int64(s, 1, sc->since);
-	sqlite3_bind_int64(s, 2, sc->until);
-	if (sc->domain != NULL)
-		sqlite3_bind_text(s, 3, sc->domain, -1, SQLITE_STATIC);
+	report_bind_scope(s, sc);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
@@ -93,7 +83,8 @@ exec_in_scope(sqlite3 *db, const struct report_scope *sc, const char *sql, char 
 	return 0;
 }
 
-/* prepare_scoped - a section's query, with --top bound to ?4 */
+/* prepare_scoped - a section's query, with the scope bound (?1 to ?3,
+ * where it has them) and --top to ?4 */
 static int
 prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqlite3_stmt **s,
                char **cause)
@@ -102,7 +93,8 @@ prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqli
 		set_cause(cause, "report query: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	/* the time and domain filters were applied when temp.sev was filled */
+	if (sqlite3_bind_parameter_index(*s, "?1") > 0)
+		report_bind_scope(*s, sc);
 	if (sqlite3_bind_parameter_index(*s, "?4") > 0)
 		sqlite3_bind_int(*s, 4, sc->top);
 	return 0;
@@ -147,18 +139,12 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 	sqlite3_finalize(ins);
 	/* Every section reads these tables: temp.tally, the events in scope
 	 * counted by MTA, status, domain and relay (from the tallies, or, for
-	 * time bounds within a quarter hour, from a pass over the events);
-	 * temp.counts, its totals by MTA and status; and temp.sev, a narrow copy
-	 * of the failures, found through events_failures (the reason and
-	 * response texts are fetched by id for the few rows shown). */
+	 * time bounds within a quarter hour, from a pass over the events), and
+	 * temp.counts, its totals by MTA and status.  The failures are counted
+	 * by report_aggregate, straight from the events. */
 	/* clang-format off */
 	if (sqlite3_exec(db,
-	        "DROP TABLE IF EXISTS temp.sev; DROP TABLE IF EXISTS temp.counts;"
-	        "DROP TABLE IF EXISTS temp.tally;"
-	        "CREATE TEMP TABLE sev(id INTEGER PRIMARY KEY,"
-	        " ts_epoch INTEGER, status TEXT, sender TEXT, recipient TEXT,"
-	        " recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
-	        " enhanced_code TEXT, class INTEGER, subject INTEGER, reason_key INTEGER)",
+	        "DROP TABLE IF EXISTS temp.counts; DROP TABLE IF EXISTS temp.tally;",
 	        NULL, NULL, NULL) != SQLITE_OK) {
 		set_cause(cause, "report: %s", sqlite3_errmsg(db));
 		return -1;
@@ -179,14 +165,6 @@ scope_setup(sqlite3 *db, const struct report_scope *sc, char **cause)
 	        cause) != 0)
 		return -1;
 	/* clang-format on */
-	if (exec_in_scope(
-	        db, sc,
-	        "INSERT INTO temp.sev SELECT e.id, e.ts_epoch, e.status,"
-	        " e.sender, e.recipient, e.recipient_domain, e.relay, e.client, e.reply_code,"
-	        " e.enhanced_code, e.class, e.subject, coalesce(e.reason_key, 0) FROM events e "
-	        "WHERE" EVENTS_IN_SCOPE " AND e.status <> 'sent'",
-	        cause) != 0)
-		return -1;
 	return 0;
 }
 
@@ -323,7 +301,7 @@ build_counts(struct report *r, sqlite3 *db, char **cause)
 		goto fail;
 	timing_end("scope", &t0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (report_aggregate(db, cause) != 0)
+	if (report_aggregate(db, r->scope, cause) != 0)
 		goto fail;
 	timing_end("aggregate", &t0);
 	if (build_summary(r, db, cause) != 0)
@@ -413,13 +391,33 @@ fail:
 static int
 build_findings(struct report *r, sqlite3 *db, char **cause)
 {
+	/* temp.found_ev: the failures in scope that have a finding, looked up
+	 * once, in id order, for the sections below (the findings tables
+	 * cover the whole database) */
+	/* clang-format off */
+	if (sqlite3_exec(db,
+	        "DROP TABLE IF EXISTS temp.found_ev;"
+	        "CREATE TEMP TABLE found_ev(id INTEGER PRIMARY KEY, sender TEXT, recipient TEXT,"
+	        " recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
+	        " enhanced_code TEXT, reason_key INTEGER)",
+	        NULL, NULL, NULL) != SQLITE_OK) {
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (exec_in_scope(db, r->scope,
+	        "INSERT INTO temp.found_ev SELECT e.id, e.sender, e.recipient, e.recipient_domain,"
+	        " e.relay, e.client, e.reply_code, e.enhanced_code, e.reason_key FROM"
+	        " (SELECT event_id FROM greylisting UNION SELECT event_id FROM miscategorized) f"
+	        " CROSS JOIN events e ON e.id = f.event_id WHERE" FAILURES_IN_SCOPE,
+	        cause) != 0)
+		goto fail;
+	/* clang-format on */
 	if (add_table(
 	        r, db, "greylisting", "Greylisting",
 	        "outbound: remote servers greylisting our mail (share of all deferrals); inbound: "
 	        "this server greylisting senders (share of its 4xx rejections)",
-	        "WITH g AS (SELECT g.*, e.recipient FROM greylisting g JOIN temp.sev e ON e.id = "
-	        "g.event_id"
-	        "   WHERE" SCOPE_WHERE "),"
+	        "WITH g AS (SELECT g.*, e.recipient FROM greylisting g JOIN temp.found_ev e"
+	        "   ON e.id = g.event_id),"
 	        " d AS (SELECT direction, accepted_event_id, max(delay) AS delay FROM g"
 	        "   WHERE delay IS NOT NULL GROUP BY direction, accepted_event_id),"
 	        " r AS (SELECT direction, delay, row_number() OVER (PARTITION BY direction ORDER "
@@ -450,8 +448,8 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 	              NULL,
 	              "SELECT e.recipient_domain AS domain, count(*) AS deferrals,"
 	              " count(DISTINCT e.recipient) AS recipients, max(e.relay) AS relay"
-	              " FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
-	              " AND g.direction = 'outbound'"
+	              " FROM greylisting g JOIN temp.found_ev e ON e.id = g.event_id"
+	              " WHERE g.direction = 'outbound'"
 	              " GROUP BY e.recipient_domain ORDER BY deferrals DESC, domain LIMIT ?4",
 	              cause) != 0)
 		goto fail;
@@ -459,8 +457,8 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 	        r, db, "greylisting_clients", "Greylisting by client (inbound)", NULL,
 	        "SELECT e.client, count(*) AS rejections, count(DISTINCT e.sender) AS senders,"
 	        " count(DISTINCT e.recipient) AS recipients"
-	        " FROM greylisting g JOIN temp.sev e ON e.id = g.event_id WHERE" SCOPE_WHERE
-	        " AND g.direction = 'inbound'"
+	        " FROM greylisting g JOIN temp.found_ev e ON e.id = g.event_id"
+	        " WHERE g.direction = 'inbound'"
 	        " GROUP BY e.client ORDER BY rejections DESC, e.client LIMIT ?4",
 	        cause) != 0)
 		goto fail;
@@ -482,7 +480,7 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 	        "  WHEN '5xx-then-delivered' THEN 'refused permanently, then delivered: effectively"
 	        " temporary'"
 	        " END AS meaning"
-	        " FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
+	        " FROM miscategorized m JOIN temp.found_ev e ON e.id = m.event_id"
 	        " GROUP BY m.rule ORDER BY events DESC, m.rule",
 	        cause) != 0)
 		goto fail;
@@ -490,7 +488,7 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 	        r, db, "miscategorized_examples", "Miscategorized replies: top reasons", NULL,
 	        "WITH g AS (SELECT m.rule, count(*) AS events, e.reply_code, e.enhanced_code,"
 	        "  e.reason_key, min(e.id) AS example_id"
-	        "  FROM miscategorized m JOIN temp.sev e ON e.id = m.event_id WHERE" SCOPE_WHERE
+	        "  FROM miscategorized m JOIN temp.found_ev e ON e.id = m.event_id"
 	        "  GROUP BY m.rule, e.reply_code, e.enhanced_code, e.reason_key),"
 	        " x AS (SELECT g.*, ev.reason, ev.response AS example,"
 	        "  row_number() OVER (PARTITION BY g.rule ORDER BY g.events DESC, ev.reason) AS rn"
