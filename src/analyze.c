@@ -28,6 +28,7 @@
 #include "analyze.h"
 
 #include "diag.h"
+#include "msg_runs.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -125,7 +126,7 @@ analyze_event_text(struct patterns *pats, struct event *ev)
 	size_t len = ev->response.n;
 
 	ev->greylist_sig = ev->transient_sig = ev->permanent_sig = NULL;
-	ev->class_mismatch = false;
+	ev->class_mismatch = ev->other_cause = false;
 	if (ev->status == STATUS_SENT || ev->status == STATUS_NONE ||
 	    (ev->class_code != 4 && ev->class_code != 5))
 		return;
@@ -137,6 +138,10 @@ analyze_event_text(struct patterns *pats, struct event *ev)
 	if (ev->class_code == 4) {
 		ev->greylist_sig = patterns_signature(pats, "greylist", text, len);
 		ev->permanent_sig = patterns_signature(pats, "permanent", text, len);
+		/* what a first analysis would ask of the stored response
+		 * (smtplog_other_cause), asked here where it has the text */
+		ev->other_cause = ev->status == STATUS_DEFERRED &&
+		                  patterns_signature(pats, "other-cause", text, len) != NULL;
 	} else
 		ev->transient_sig = patterns_signature(pats, "transient", text, len);
 }
@@ -678,6 +683,94 @@ out:
 	return rc;
 }
 
+/* arena_span - copy S into the arena, NUL-terminated; its offset, or
+ * SIZE_MAX for none */
+static size_t
+arena_span(struct msg_pass *mp, struct span s)
+{
+	size_t off = mp->used;
+
+	if (s.p == NULL)
+		return SIZE_MAX;
+	arena_put(mp, s.p, s.n);
+	arena_put(mp, "", 1);
+	return off;
+}
+
+/* pass_runs - a first analysis of a load into an empty table: the load's
+ * own records (store_take_message_runs), merged in message key order, the
+ * same events in the same order as pass_all_messages reads them, without
+ * reading the table back or sorting it.  A key none of whose events failed
+ * is left out (pass_all_messages' filter lets a few through, to find
+ * nothing).  1 when the records could not be read (the temporary file
+ * failed): nothing found is kept, and the table is to be read instead. */
+static int
+pass_runs(struct msg_pass *mp, struct msg_runs *runs, char **cause)
+{
+	struct msg_rec r;
+	int64_t key = 0;
+	size_t nmsg = 0, group = 0, group_used = 0;
+	bool group_failed = false, any = false;
+	int got;
+
+	if (!msg_runs_start(runs))
+		return 1;
+	while ((got = msg_runs_next(runs, &r)) == 1) {
+		struct msg_event *e;
+
+		if (!any || r.key != key) {
+			/* the message before ends: kept if it failed */
+			if (any && !group_failed) {
+				mp->n = group;
+				mp->used = group_used;
+				nmsg--;
+			}
+			if (nmsg == MESSAGES_PER_LOAD) {
+				if (message_done(mp) != 0)
+					return -1;
+				nmsg = 0;
+			}
+			key = r.key;
+			any = true;
+			group = mp->n;
+			group_used = mp->used;
+			group_failed = false;
+			nmsg++;
+		}
+		if (mp->n == mp->cap) {
+			mp->cap = mp->cap ? mp->cap * 2 : 64;
+			mp->ev = xreallocarray(mp->ev, mp->cap, sizeof *mp->ev);
+		}
+		e = &mp->ev[mp->n++];
+		e->id = r.id;
+		e->has_ts = r.has_ts;
+		e->ts = r.has_ts ? r.ts : 0;
+		e->status = r.status;
+		e->klass = r.klass;
+		e->recipient = (const char *)(uintptr_t)arena_span(mp, r.recipient);
+		e->queue = (const char *)(uintptr_t)arena_span(mp, r.identity);
+		e->in_play = e->status != STATUS_SENT;
+		e->chained = false;
+		e->other_cause = r.other_cause;
+		e->text_grey = r.text_grey;
+		e->key = r.key;
+		group_failed |= e->in_play;
+	}
+	if (got < 0) {
+		/* what was judged is forgotten: the table is read instead */
+		mp->n = mp->used = 0;
+		return run(mp->db, "DELETE FROM temp.found_grey", 0, cause) != 0 ||
+		               run(mp->db, "DELETE FROM temp.found_mis", 0, cause) != 0
+		           ? -1
+		           : 1;
+	}
+	if (any && !group_failed) {
+		mp->n = group;
+		mp->used = group_used;
+	}
+	return mp->n == 0 || message_done(mp) == 0 ? 0 : -1;
+}
+
 /* pass_messages_in_play - a later analysis: the messages of temp.in_play's
  * failures, found through the message index, MESSAGES_PER_LOAD at a time:
  * their events' ids from the index, then the rows in id order, so that each
@@ -747,7 +840,8 @@ sql_other_cause(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * events, into temp.found_grey and temp.found_mis (flush_findings writes
  * them to the database) */
 static int
-pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, char **cause)
+pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, struct msg_runs *runs,
+              char **cause)
 {
 	struct msg_pass mp = {.db = db, .pats = pats};
 	int rc = -1;
@@ -775,7 +869,10 @@ pass_messages(sqlite3 *db, struct patterns *pats, int64_t after, char **cause)
 	    -1, &mp.mis, NULL) != SQLITE_OK)
 		goto db_error;
 	/* clang-format on */
-	rc = after == 0 ? pass_all_messages(&mp, cause) : pass_messages_in_play(&mp, cause);
+	if (after > 0)
+		rc = pass_messages_in_play(&mp, cause);
+	else if (runs == NULL || (rc = pass_runs(&mp, runs, cause)) == 1)
+		rc = pass_all_messages(&mp, cause);
 	goto out;
 db_error:
 	set_cause(cause, "analysis: %s", sqlite3_errmsg(db));
@@ -826,6 +923,8 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	sqlite3 *db = store_db(st);
 	int64_t after_id = analyzed_through(db), last_id = store_max_event_id(st);
 	struct timespec t[4];
+	struct msg_runs *runs;
+	int passed;
 
 	if (last_id <= after_id)
 		return 0;
@@ -838,7 +937,12 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	if (select_in_play(db, after_id, cause) != 0)
 		goto read_error;
 	clock_gettime(CLOCK_MONOTONIC, &t[1]);
-	if (pass_messages(db, pats, after_id, cause) != 0)
+	runs = after_id == 0 && getenv("SMTPLOG_ANALYSIS_FROM_TABLE") == NULL
+	           ? store_take_message_runs(st)
+	           : NULL;
+	passed = pass_messages(db, pats, after_id, runs, cause);
+	msg_runs_free(runs);
+	if (passed != 0)
 		goto read_error;
 	if (store_read_end(st, cause) != 0)
 		return -1;

@@ -28,7 +28,8 @@
 
 /* analyze_event_text - the findings of EV's own text and codes, for the
  * store to write with it: greylisting by text, class-mismatch,
- * transient-text-under-5xx, permanent-text-under-4xx (nothing for a
+ * transient-text-under-5xx, permanent-text-under-4xx, and whether a 4xx
+ * deferral names another cause than greylisting (nothing for a
  * delivery).  Called on each event of a batch before it is stored, on
  * whichever ingest thread has time, so that no pass over the database is
  * needed for them; PATS is that thread's (patterns_for_thread). */

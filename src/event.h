@@ -75,6 +75,9 @@ struct event {
 	const char *transient_sig; /* transient-text-under-5xx */
 	const char *permanent_sig; /* permanent-text-under-4xx */
 	bool class_mismatch;       /* the reply's class is not its enhanced code's */
+	/* a 4xx deferral's words name another cause than greylisting (a
+	 * chain of retries with one is not greylisting by behaviour) */
+	bool other_cause;
 };
 
 /* event_reply_in_response - is EV's reply a part of its response (as it

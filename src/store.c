@@ -17,6 +17,7 @@
 #include "diag.h"
 #include "store_feed.h"
 #include "codes.h"
+#include "msg_runs.h"
 #include "envelope.h"
 
 #include <errno.h>
@@ -90,6 +91,10 @@ struct store {
 	sqlite3_stmt *tally_event;
 	struct tally_cache tallies;
 	sqlite3_stmt *update_source;
+	/* a load into an empty table: its events for a first analysis
+	 * (store_take_message_runs); the id the next row must get */
+	struct msg_runs *runs;
+	int64_t runs_next_id;
 };
 
 /* The indexes on events.  The failures, a small share of the events, are
@@ -569,6 +574,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->insert_events);
 	sqlite3_finalize(st->max_event_id);
 	store_feed_free(&st->feed);
+	msg_runs_free(st->runs);
 	sqlite3_finalize(st->insert_greylisting);
 	sqlite3_finalize(st->insert_miscategorized);
 	sqlite3_finalize(st->tally_event);
@@ -887,6 +893,38 @@ add_text_findings(struct store *st, int64_t id, const struct event *ev, char **c
 	return 0;
 }
 
+/* drop_runs - the load's records no longer match the table: a first
+ * analysis reads the table instead */
+static void
+drop_runs(struct store *st)
+{
+	msg_runs_free(st->runs);
+	st->runs = NULL;
+}
+
+/* record_run - event ID (row R, derived values D) for a first analysis: what
+ * the message pass reads of it (analyze.c's LOAD_COLUMNS) */
+static void
+record_run(struct store *st, int64_t id, const struct store_event *r, const struct feed_row *d)
+{
+	const struct event *ev = &r->ev;
+	bool deferral_4xx = ev->status == STATUS_DEFERRED && ev->class_code == 4;
+	struct msg_rec rec = {
+	    .key = d->message_key,
+	    .id = id,
+	    .ts = d->epoch,
+	    .has_ts = d->ts[0] != '\0',
+	    .other_cause = deferral_4xx && ev->other_cause,
+	    .text_grey = deferral_4xx && ev->greylist_sig != NULL,
+	    .status = ev->status,
+	    .klass = ev->class_code,
+	    .recipient = ev->recipient,
+	};
+
+	if (!msg_runs_add(st->runs, &rec, mta_name(ev->mta), r->env.host, ev->queue_id))
+		drop_runs(st);
+}
+
 int
 store_add_events(struct store *st, const struct source_state *src, const struct store_event *rows,
                  size_t n, char **cause)
@@ -895,8 +933,10 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 
 	if (n == 0)
 		return 0;
-	if (begin(st, cause) != 0)
+	if (begin(st, cause) != 0) {
+		drop_runs(st);
 		return -1;
+	}
 	/* SQLite gives each appended row the table's largest id plus one, and
 	 * this connection holds the write lock: the rows get first, first + 1,
 	 * ... as the findings below need (checked, not assumed) */
@@ -905,28 +945,55 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 	if (sqlite3_step(st->insert_events) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		sqlite3_reset(st->insert_events);
+		drop_runs(st);
 		return -1;
 	}
 	sqlite3_reset(st->insert_events);
 	if (sqlite3_last_insert_rowid(st->db) != first + (int64_t)n - 1) {
 		set_cause(cause, "%s: events were not given consecutive ids", st->path);
+		drop_runs(st);
 		return -1;
 	}
+	if (st->runs != NULL && first != st->runs_next_id)
+		drop_runs(st);
 	for (size_t i = 0; i < n; i++) {
 		const struct event *ev = &rows[i].ev;
 		const struct feed_row *d = &st->feed.derived[i];
 
 		if ((ev->greylist_sig != NULL || ev->transient_sig != NULL ||
 		     ev->permanent_sig != NULL || ev->class_mismatch) &&
-		    add_text_findings(st, first + (int64_t)i, ev, cause) != 0)
+		    add_text_findings(st, first + (int64_t)i, ev, cause) != 0) {
+			drop_runs(st);
 			return -1;
+		}
 		if (tallies_add(st, src->id, d->ts[0] == '\0' ? -1 : tally_period(d->epoch),
 		                ev->mta, ev->status, (struct span){d->domain, d->domain_len},
 		                span_is_set(ev->relay) ? ev->relay : (struct span){"", 0}, d->ts,
-		                cause) != 0)
+		                cause) != 0) {
+			drop_runs(st);
 			return -1;
+		}
+		if (st->runs != NULL && span_is_set(ev->queue_id))
+			record_run(st, first + (int64_t)i, &rows[i], d);
 	}
+	if (st->runs != NULL)
+		st->runs_next_id = first + (int64_t)n;
 	return 0;
+}
+
+struct msg_runs *
+store_take_message_runs(struct store *st)
+{
+	struct msg_runs *mr = st->runs;
+
+	st->runs = NULL;
+	/* every row of the table, and no other, was recorded: the ids from 1
+	 * on were checked as they came, a failure or rollback dropped them */
+	if (mr != NULL && st->runs_next_id - 1 != store_max_event_id(st)) {
+		msg_runs_free(mr);
+		mr = NULL;
+	}
+	return mr;
 }
 
 int
@@ -996,6 +1063,9 @@ store_bulk_begin(struct store *st, char **cause)
 		return 0;
 	if (exec(st, "DROP INDEX IF EXISTS events_message_key", cause) != 0)
 		return -1;
+	msg_runs_free(st->runs);
+	st->runs = msg_runs_new(0, 0);
+	st->runs_next_id = 1;
 	/* Into an empty database, a rollback journal writes each page once
 	 * (pages past the file's old end need no journal) where the WAL
 	 * writes it twice, and costs the writing thread 30% less CPU per row.
@@ -1100,6 +1170,7 @@ store_rollback(struct store *st)
 	if (st->in_tx)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->in_tx = false;
+	drop_runs(st);
 	memset(st->tallies.slot, 0, TALLY_SLOTS * sizeof *st->tallies.slot);
 	st->tallies.used = 0;
 	st->tallies.arena_used = 0;

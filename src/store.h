@@ -96,6 +96,11 @@ int64_t store_max_event_id(struct store *st);
 int store_bulk_begin(struct store *st, char **cause);
 /* store_bulk_end - after the ingest: commit, and back to WAL mode */
 int store_bulk_end(struct store *st, char **cause);
+struct msg_runs;
+/* store_take_message_runs - the events of a load into an empty table
+ * (store_bulk_begin on), as records for a first analysis, when they are
+ * every row of the table; else NULL.  The caller frees them. */
+struct msg_runs *store_take_message_runs(struct store *st);
 /* store_message_index - build the index of events by message_key if the
  * database lacks it (an analysis of the messages in play needs it; a
  * first analysis does not); commits what is open first */

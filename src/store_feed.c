@@ -272,8 +272,7 @@ feed_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int col)
 		break;
 	case FC_MESSAGE_KEY:
 		if (span_is_set(ev->queue_id))
-			sqlite3_result_int64(
-			    ctx, store_message_key(mta_name(ev->mta), r->env.host, ev->queue_id));
+			sqlite3_result_int64(ctx, d->message_key);
 		else
 			sqlite3_result_null(ctx);
 		break;
@@ -356,6 +355,10 @@ store_feed_load(struct store_feed *feed, int64_t source_id, const struct store_e
 		envelope_format_ts(&rows[i].env.ts, d->ts, sizeof d->ts);
 		d->epoch = d->ts[0] != '\0' ? envelope_ts_epoch(&rows[i].env.ts) : 0;
 		recipient_domain(&rows[i].ev, d);
+		d->message_key = span_is_set(rows[i].ev.queue_id)
+		                     ? store_message_key(mta_name(rows[i].ev.mta), rows[i].env.host,
+		                                         rows[i].ev.queue_id)
+		                     : 0;
 	}
 }
 

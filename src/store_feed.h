@@ -35,6 +35,7 @@ struct feed_row {
 	int64_t epoch;
 	char domain[256]; /* the recipient's domain, lower case */
 	size_t domain_len;
+	int64_t message_key; /* store_message_key(), with a queue ID */
 };
 
 struct store_feed {

@@ -2,7 +2,8 @@
 # findings.sh - greylisting and miscategorized replies on
 # tests/fixtures/findings.log must be exactly tests/fixtures/findings.expected;
 # the same when the log is read in two halves by two runs (a message's lines
-# spanning files and runs).
+# spanning files and runs) or in one, and when a first analysis reads the
+# table rather than the load's own records.
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -30,6 +31,11 @@ check "one run" "$tmp/one.db" 0
 has_index() { sqlite3 "$1" "SELECT count(*) FROM sqlite_master WHERE name = 'events_message_key'"; }
 if [ "$(has_index "$tmp/one.db")" = 0 ]
 then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: events_message_key after one run" >&2; fi
+# a first load is judged from the records its writer kept (msg_runs.c);
+# read back from the table instead, the same findings
+SMTPLOG_ANALYSIS_FROM_TABLE=1 TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/table.db" --year 2026 \
+    "$fix/findings.log" >/dev/null 2>&1
+check "first analysis from the table" "$tmp/table.db" 0
 # a first analysis over a database that holds earlier findings by retry
 # (its mark lost) finds the same: they are not taken for findings by text
 sqlite3 "$tmp/one.db" "DELETE FROM meta WHERE key = 'analyzed_through'"
@@ -49,6 +55,11 @@ TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/two.db" --year 2026 "$tmp/a.log" >/de
 TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/two.db" --year 2026 "$tmp/b.log" >/dev/null 2>&1
 sqlite3 "$tmp/two.db" "UPDATE events SET line_no = line_no + 16 WHERE source_id = 2"
 check "two runs" "$tmp/two.db" 0
+# two files in one run: one load, one first analysis over both
+TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/both.db" --year 2026 "$tmp/a.log" "$tmp/b.log" \
+    >/dev/null 2>&1
+sqlite3 "$tmp/both.db" "UPDATE events SET line_no = line_no + 16 WHERE source_id = 2"
+check "two files, one run" "$tmp/both.db" 0
 # the second run's analysis looked messages up: it built the index
 if [ "$(has_index "$tmp/two.db")" = 1 ]
 then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no events_message_key after two runs" >&2; fi
