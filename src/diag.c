@@ -192,6 +192,14 @@ xstrndup(const char *s, size_t n)
 	return p;
 }
 
+bool
+diag_env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0';
+}
+
 double
 diag_seconds(const struct timespec *from, const struct timespec *to)
 {

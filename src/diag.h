@@ -12,6 +12,7 @@
 #define SMTPLOG_DIAG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -28,6 +29,8 @@ void diag_warn(const char *fmt, ...) DIAG_PRINTF(1, 2);
 /* diag_fatal - print the message and exit with status 2 (internal limits only) */
 void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
 
+/* diag_env_set - is environment variable NAME set to something? */
+bool diag_env_set(const char *name);
 /* xasprintf - formatted string in new memory; free with free() */
 char *xasprintf(const char *fmt, ...) DIAG_PRINTF(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) DIAG_PRINTF(1, 0);

@@ -15,6 +15,7 @@
 #include "patterns.h"
 #include "redact.h"
 #include "report.h"
+#include "report_agg.h"
 #include "store.h"
 
 #include <errno.h>
@@ -102,6 +103,7 @@ main(int argc, char **argv)
 	struct report_job *job = NULL;
 	struct ingest_options iopt = {0};
 	struct report_scope scope = {0};
+	struct report_agg *counted = NULL;
 	int64_t *ids = NULL;
 	size_t nids = 0;
 	char *cause = NULL, *db_path = NULL;
@@ -266,6 +268,11 @@ main(int argc, char **argv)
 			status = EXIT_IO;
 			goto done;
 		}
+		/* a first load reported whole, with nothing pruned: its
+		 * failures were counted as they were stored */
+		if (opt.keep_days == 0 && opt.since == 0 && opt.until == 0 && opt.domain == NULL &&
+		    !diag_env_set("SMTPLOG_READ_BACK"))
+			scope.counted = counted = store_take_counts(st);
 		if (opt.keep_days == 0)
 			job = report_start(store_db(st), store_path(st), &scope);
 		phase_time("index");
@@ -352,6 +359,7 @@ done:
 	free(ids);
 	free(db_path);
 	report_free(rep);
+	report_agg_free(counted);
 	store_close(st);
 	patterns_free(pats);
 	redact_free(iopt.redact);

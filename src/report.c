@@ -391,6 +391,9 @@ fail:
 static int
 build_findings(struct report *r, sqlite3 *db, char **cause)
 {
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* temp.found_ev: the failures in scope that have a finding, looked up
 	 * once, in id order, for the sections below (the findings tables
 	 * cover the whole database) */
@@ -412,6 +415,7 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 	        cause) != 0)
 		goto fail;
 	/* clang-format on */
+	timing_end("findings' events", &t0);
 	if (add_table(
 	        r, db, "greylisting", "Greylisting",
 	        "outbound: remote servers greylisting our mail (share of all deferrals); inbound: "

@@ -27,9 +27,13 @@ struct report_scope {
 	const char *db_path;     /* named in the footer */
 	const char *section;     /* CSV: the section to write */
 	struct redactor *redact; /* --redact: hash local parts in every cell */
+	/* the failures in scope as they were stored, counted (a first load
+	 * reported whole: store_take_counts), or NULL: read from the events */
+	const struct report_agg *counted;
 };
 
 struct report;
+struct report_agg;
 
 /* report_start - begin the report at once, on a thread of its own with a
  * second connection to the database at PATH (DB's file, or NULL), for the

@@ -145,7 +145,7 @@ struct domain {
 	int64_t recipients;
 };
 
-struct agg {
+struct report_agg {
 	struct hmap cause_ix, cs_ix, quarter_ix, domain_ix, pairs;
 	struct cause *causes;
 	struct class_subject *cs;
@@ -167,14 +167,14 @@ grow(void *arr, size_t n, size_t size)
 }
 
 static size_t
-agg_entries(const struct agg *a)
+agg_entries(const struct report_agg *a)
 {
 	return a->cs_ix.n + a->quarter_ix.n + a->cause_ix.n + a->domain_ix.n + a->pairs.n;
 }
 
 /* distinct - count VALUE (hash HV) once for counter KIND of group G */
 static void
-distinct(struct agg *a, int kind, uint32_t g, uint64_t hv, int64_t *counter)
+distinct(struct report_agg *a, int kind, uint32_t g, uint64_t hv, int64_t *counter)
 {
 	if (hmap_put(&a->pairs, false, hash_int(hv, (int64_t)g * 4 + kind), 0, NULL))
 		(*counter)++;
@@ -189,27 +189,26 @@ column_text(sqlite3_stmt *s, int i, size_t *n)
 	return t;
 }
 
-/* agg_row - count one failure: the columns of SELECT_FAILURES */
+/* agg_add - count one failure */
 static void
-agg_row(struct agg *a, sqlite3_stmt *s)
+agg_add(struct report_agg *a, const struct report_agg_row *f)
 {
-	int64_t id = sqlite3_column_int64(s, 0);
-	size_t nst, nrcpt, ndom, ncli, nenh;
-	const char *st = column_text(s, 2, &nst);
-	const char *rcpt = column_text(s, 3, &nrcpt);
-	const char *dom = column_text(s, 4, &ndom);
-	const char *cli = column_text(s, 5, &ncli);
-	const char *enh = column_text(s, 7, &nenh);
-	bool has_reply = sqlite3_column_type(s, 6) != SQLITE_NULL;
-	int64_t reply = sqlite3_column_int64(s, 6), reason_key = sqlite3_column_int64(s, 10);
-	int status = ST_OTHER;
+	int64_t id = f->id;
+	size_t nrcpt = f->recipient.n, ndom = f->domain.n, ncli = f->client.n, nenh = f->enhanced.n;
+	const char *rcpt = f->recipient.p, *dom = f->domain.p, *cli = f->client.p,
+		   *enh = f->enhanced.p;
+	bool has_reply = f->has_reply;
+	int64_t reply = f->reply, reason_key = f->reason_key;
+	int status = f->status == STATUS_DEFERRED   ? ST_DEFERRED
+	             : f->status == STATUS_BOUNCED  ? ST_BOUNCED
+	             : f->status == STATUS_EXPIRED  ? ST_EXPIRED
+	             : f->status == STATUS_REJECTED ? ST_REJECTED
+	                                            : ST_OTHER;
 	uint64_t hr = 0, hd = 0, hc = 0, h;
 	uint32_t ix;
 
-	for (int k = 0; st != NULL && k < ST_OTHER; k++) {
-		if (strcmp(st, status_names[k]) == 0)
-			status = k;
-	}
+	if (a->overflow)
+		return;
 	if (rcpt != NULL)
 		hr = (uint64_t)store_text_key(rcpt, nrcpt);
 	if (dom != NULL)
@@ -219,14 +218,12 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 
 	if (status == ST_DEFERRED)
 		a->deferred++;
-	else if (status == ST_REJECTED && sqlite3_column_type(s, 8) == SQLITE_INTEGER &&
-	         sqlite3_column_int64(s, 8) == 4)
+	else if (status == ST_REJECTED && f->has_class && f->klass == 4)
 		a->rejected_4xx++;
 	/* class and subject, for classes 4 and 5 */
-	if (sqlite3_column_type(s, 8) == SQLITE_INTEGER &&
-	    (sqlite3_column_int64(s, 8) == 4 || sqlite3_column_int64(s, 8) == 5)) {
-		int64_t klass = sqlite3_column_int64(s, 8), subject = sqlite3_column_int64(s, 9);
-		bool has_subject = sqlite3_column_type(s, 9) != SQLITE_NULL;
+	if (f->has_class && (f->klass == 4 || f->klass == 5)) {
+		int64_t klass = f->klass, subject = f->has_subject ? f->subject : 0;
+		bool has_subject = f->has_subject;
 
 		h = hash_int(hash_int(1, klass), has_subject ? subject : INT64_MIN);
 		if (hmap_put(&a->cs_ix, true, h, (uint32_t)a->ncs, &ix)) {
@@ -237,8 +234,8 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 	}
 
 	/* the quarter hour */
-	if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
-		int64_t ts = sqlite3_column_int64(s, 1), q = ts - ((ts % 900) + 900) % 900;
+	if (f->has_ts) {
+		int64_t ts = f->ts, q = ts - ((ts % 900) + 900) % 900;
 		struct quarter *qq;
 
 		if (hmap_put(&a->quarter_ix, true, hash_int(2, q), (uint32_t)a->nquarters, &ix)) {
@@ -269,7 +266,7 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 			a->causes = grow(a->causes, a->ncauses, sizeof *a->causes);
 			a->causes[a->ncauses++] = (struct cause){
 			    .status = status,
-			    .enhanced = enh != NULL ? xstrdup(enh) : NULL,
+			    .enhanced = enh != NULL ? xstrndup(enh, nenh) : NULL,
 			    .has_reply = has_reply,
 			    .reply = reply,
 			    .reason_key = reason_key,
@@ -294,7 +291,7 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 	    dom != NULL) {
 		if (hmap_put(&a->domain_ix, true, hd, (uint32_t)a->ndomains, &ix)) {
 			a->domains = grow(a->domains, a->ndomains, sizeof *a->domains);
-			a->domains[a->ndomains++] = (struct domain){xstrdup(dom), 0};
+			a->domains[a->ndomains++] = (struct domain){xstrndup(dom, ndom), 0};
 		}
 		if (rcpt != NULL)
 			distinct(a, 3, ix, hr, &a->domains[ix].recipients);
@@ -303,8 +300,34 @@ agg_row(struct agg *a, sqlite3_stmt *s)
 		a->overflow = true;
 }
 
+/* agg_row - count the failure in row S: the columns of SELECT_FAILURES */
 static void
-agg_free(struct agg *a)
+agg_row(struct report_agg *a, sqlite3_stmt *s)
+{
+	const char *st = (const char *)sqlite3_column_text(s, 2);
+	struct report_agg_row f = {
+	    .id = sqlite3_column_int64(s, 0),
+	    .has_ts = sqlite3_column_type(s, 1) != SQLITE_NULL,
+	    .ts = sqlite3_column_int64(s, 1),
+	    .status = st != NULL ? status_parse(st, strlen(st)) : STATUS_NONE,
+	    .has_reply = sqlite3_column_type(s, 6) != SQLITE_NULL,
+	    .reply = sqlite3_column_int64(s, 6),
+	    .has_class = sqlite3_column_type(s, 8) == SQLITE_INTEGER,
+	    .klass = sqlite3_column_int64(s, 8),
+	    .has_subject = sqlite3_column_type(s, 9) != SQLITE_NULL,
+	    .subject = sqlite3_column_int64(s, 9),
+	    .reason_key = sqlite3_column_int64(s, 10),
+	};
+
+	f.recipient.p = column_text(s, 3, &f.recipient.n);
+	f.domain.p = column_text(s, 4, &f.domain.n);
+	f.client.p = column_text(s, 5, &f.client.n);
+	f.enhanced.p = column_text(s, 7, &f.enhanced.n);
+	agg_add(a, &f);
+}
+
+static void
+agg_free(struct report_agg *a)
 {
 	for (size_t i = 0; i < a->ncauses; i++)
 		free(a->causes[i].enhanced);
@@ -379,7 +402,7 @@ copy_failures(sqlite3 *db, const struct report_scope *sc, char **cause)
 
 /* agg_store - write the tables the pass filled */
 static int
-agg_store(sqlite3 *db, const struct report_scope *sc, const struct agg *a, char **cause)
+agg_store(sqlite3 *db, const struct report_scope *sc, const struct report_agg *a, char **cause)
 {
 	sqlite3_stmt *s = NULL;
 
@@ -489,16 +512,49 @@ agg_store(sqlite3 *db, const struct report_scope *sc, const struct agg *a, char 
 	return 0;
 }
 
+/* agg_init - empty, with its limit */
+static void
+agg_init(struct report_agg *a)
+{
+	const char *max = getenv("SMTPLOG_AGG_MAX_ENTRIES"); /* for the tests of the fallback */
+
+	memset(a, 0, sizeof *a);
+	a->max_entries = max != NULL ? (size_t)strtoul(max, NULL, 10) : AGG_MAX_ENTRIES;
+}
+
+struct report_agg *
+report_agg_new(void)
+{
+	struct report_agg *a = xmalloc(sizeof *a);
+
+	agg_init(a);
+	return a;
+}
+
+void
+report_agg_add(struct report_agg *a, const struct report_agg_row *f)
+{
+	if (f->status != STATUS_SENT)
+		agg_add(a, f);
+}
+
+void
+report_agg_free(struct report_agg *a)
+{
+	if (a == NULL)
+		return;
+	agg_free(a);
+	free(a);
+}
+
 int
 report_aggregate(sqlite3 *db, const struct report_scope *sc, char **cause)
 {
-	struct agg a = {.max_entries = AGG_MAX_ENTRIES};
+	struct report_agg a;
 	sqlite3_stmt *s = NULL;
-	const char *max = getenv("SMTPLOG_AGG_MAX_ENTRIES"); /* for the tests of the fallback */
 	int rc;
 
-	if (max != NULL)
-		a.max_entries = (size_t)strtoul(max, NULL, 10);
+	agg_init(&a);
 	if (sqlite3_exec(db,
 	                 "DROP TABLE IF EXISTS temp.sev;"
 	                 "DROP TABLE IF EXISTS temp.causes;"
@@ -520,6 +576,10 @@ report_aggregate(sqlite3 *db, const struct report_scope *sc, char **cause)
 	                 "CREATE TEMP TABLE failure_totals(deferred INTEGER, rejected_4xx INTEGER)",
 	                 NULL, NULL, NULL) != SQLITE_OK)
 		return fail(db, NULL, cause);
+	/* counted as they were stored (a first load, the whole table in
+	 * scope): nothing to read */
+	if (sc->counted != NULL && !sc->counted->overflow)
+		return agg_store(db, sc, sc->counted, cause);
 	if (sqlite3_prepare_v2(db, SELECT_FAILURES, -1, &s, NULL) != SQLITE_OK)
 		return fail(db, s, cause);
 	report_bind_scope(s, sc);

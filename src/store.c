@@ -18,6 +18,7 @@
 #include "store_feed.h"
 #include "codes.h"
 #include "msg_runs.h"
+#include "report_agg.h"
 #include "envelope.h"
 
 #include <errno.h>
@@ -92,8 +93,11 @@ struct store {
 	struct tally_cache tallies;
 	sqlite3_stmt *update_source;
 	/* a load into an empty table: its events for a first analysis
-	 * (store_take_message_runs); the id the next row must get */
+	 * (store_take_message_runs) and its failures counted for the report
+	 * (store_take_counts), while they match the rows; the id the next row
+	 * must get */
 	struct msg_runs *runs;
+	struct report_agg *counts;
 	int64_t runs_next_id;
 };
 
@@ -575,6 +579,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->max_event_id);
 	store_feed_free(&st->feed);
 	msg_runs_free(st->runs);
+	report_agg_free(st->counts);
 	sqlite3_finalize(st->insert_greylisting);
 	sqlite3_finalize(st->insert_miscategorized);
 	sqlite3_finalize(st->tally_event);
@@ -894,12 +899,42 @@ add_text_findings(struct store *st, int64_t id, const struct event *ev, char **c
 }
 
 /* drop_runs - the load's records no longer match the table: a first
- * analysis reads the table instead */
+ * analysis and the report read the table instead */
 static void
 drop_runs(struct store *st)
 {
 	msg_runs_free(st->runs);
 	st->runs = NULL;
+	report_agg_free(st->counts);
+	st->counts = NULL;
+}
+
+/* count_failure - failure ID (row R, derived values D) for the report */
+static void
+count_failure(struct store *st, int64_t id, const struct store_event *r, const struct feed_row *d)
+{
+	const struct event *ev = &r->ev;
+	struct report_agg_row f = {
+	    .id = id,
+	    .has_ts = d->ts[0] != '\0',
+	    .ts = d->epoch,
+	    .status = ev->status,
+	    .recipient = ev->recipient,
+	    .domain = d->domain_len > 0 ? (struct span){d->domain, d->domain_len} : SPAN_NONE,
+	    .client = ev->client,
+	    .enhanced = ev->enhanced_code[0] != '\0'
+	                    ? (struct span){ev->enhanced_code, strlen(ev->enhanced_code)}
+	                    : SPAN_NONE,
+	    .has_reply = ev->reply_code != 0,
+	    .reply = ev->reply_code,
+	    .has_class = ev->class_code != -1,
+	    .klass = ev->class_code,
+	    .has_subject = ev->subject != -1,
+	    .subject = ev->subject,
+	    .reason_key = d->reason_key,
+	};
+
+	report_agg_add(st->counts, &f);
 }
 
 /* record_run - event ID (row R, derived values D) for a first analysis: what
@@ -921,8 +956,11 @@ record_run(struct store *st, int64_t id, const struct store_event *r, const stru
 	    .recipient = ev->recipient,
 	};
 
-	if (!msg_runs_add(st->runs, &rec, mta_name(ev->mta), r->env.host, ev->queue_id))
-		drop_runs(st);
+	if (!msg_runs_add(st->runs, &rec, mta_name(ev->mta), r->env.host, ev->queue_id)) {
+		/* the temporary file failed: the analysis reads the table */
+		msg_runs_free(st->runs);
+		st->runs = NULL;
+	}
 }
 
 int
@@ -954,7 +992,7 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 		drop_runs(st);
 		return -1;
 	}
-	if (st->runs != NULL && first != st->runs_next_id)
+	if ((st->runs != NULL || st->counts != NULL) && first != st->runs_next_id)
 		drop_runs(st);
 	for (size_t i = 0; i < n; i++) {
 		const struct event *ev = &rows[i].ev;
@@ -975,25 +1013,48 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 		}
 		if (st->runs != NULL && span_is_set(ev->queue_id))
 			record_run(st, first + (int64_t)i, &rows[i], d);
+		if (st->counts != NULL && ev->status != STATUS_SENT)
+			count_failure(st, first + (int64_t)i, &rows[i], d);
 	}
-	if (st->runs != NULL)
+	if (st->runs != NULL || st->counts != NULL)
 		st->runs_next_id = first + (int64_t)n;
 	return 0;
+}
+
+/* load_matches - were every row of the table, and no other, recorded?  The
+ * ids from 1 on were checked as they came; a failure or a rollback dropped
+ * the records. */
+static bool
+load_matches(struct store *st)
+{
+	if (st->runs_next_id - 1 == store_max_event_id(st))
+		return true;
+	drop_runs(st);
+	return false;
 }
 
 struct msg_runs *
 store_take_message_runs(struct store *st)
 {
-	struct msg_runs *mr = st->runs;
+	struct msg_runs *mr = NULL;
 
-	st->runs = NULL;
-	/* every row of the table, and no other, was recorded: the ids from 1
-	 * on were checked as they came, a failure or rollback dropped them */
-	if (mr != NULL && st->runs_next_id - 1 != store_max_event_id(st)) {
-		msg_runs_free(mr);
-		mr = NULL;
+	if (st->runs != NULL && load_matches(st)) {
+		mr = st->runs;
+		st->runs = NULL;
 	}
 	return mr;
+}
+
+struct report_agg *
+store_take_counts(struct store *st)
+{
+	struct report_agg *a = NULL;
+
+	if (st->counts != NULL && load_matches(st)) {
+		a = st->counts;
+		st->counts = NULL;
+	}
+	return a;
 }
 
 int
@@ -1064,7 +1125,9 @@ store_bulk_begin(struct store *st, char **cause)
 	if (exec(st, "DROP INDEX IF EXISTS events_message_key", cause) != 0)
 		return -1;
 	msg_runs_free(st->runs);
+	report_agg_free(st->counts);
 	st->runs = msg_runs_new(0, 0);
+	st->counts = report_agg_new();
 	st->runs_next_id = 1;
 	/* Into an empty database, a rollback journal writes each page once
 	 * (pages past the file's old end need no journal) where the WAL

@@ -101,6 +101,11 @@ struct msg_runs;
  * (store_bulk_begin on), as records for a first analysis, when they are
  * every row of the table; else NULL.  The caller frees them. */
 struct msg_runs *store_take_message_runs(struct store *st);
+struct report_agg;
+/* store_take_counts - the failures of such a load, counted as the report
+ * counts them (report_agg.h), when they are every row of the table; else
+ * NULL.  The caller frees them. */
+struct report_agg *store_take_counts(struct store *st);
 /* store_message_index - build the index of events by message_key if the
  * database lacks it (an analysis of the messages in play needs it; a
  * first analysis does not); commits what is open first */

@@ -278,7 +278,7 @@ feed_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int col)
 		break;
 	case FC_REASON_KEY:
 		if (ev->reason[0] != '\0')
-			sqlite3_result_int64(ctx, store_text_key(ev->reason, strlen(ev->reason)));
+			sqlite3_result_int64(ctx, d->reason_key);
 		else
 			sqlite3_result_null(ctx);
 		break;
@@ -359,6 +359,9 @@ store_feed_load(struct store_feed *feed, int64_t source_id, const struct store_e
 		                     ? store_message_key(mta_name(rows[i].ev.mta), rows[i].env.host,
 		                                         rows[i].ev.queue_id)
 		                     : 0;
+		d->reason_key = rows[i].ev.reason[0] != '\0'
+		                    ? store_text_key(rows[i].ev.reason, strlen(rows[i].ev.reason))
+		                    : 0;
 	}
 }
 

@@ -36,6 +36,7 @@ struct feed_row {
 	char domain[256]; /* the recipient's domain, lower case */
 	size_t domain_len;
 	int64_t message_key; /* store_message_key(), with a queue ID */
+	int64_t reason_key;  /* store_text_key() of the reason, 0 without one */
 };
 
 struct store_feed {

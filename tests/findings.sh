@@ -33,7 +33,7 @@ if [ "$(has_index "$tmp/one.db")" = 0 ]
 then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: events_message_key after one run" >&2; fi
 # a first load is judged from the records its writer kept (msg_runs.c);
 # read back from the table instead, the same findings
-SMTPLOG_ANALYSIS_FROM_TABLE=1 TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/table.db" --year 2026 \
+SMTPLOG_READ_BACK=1 TZ=UTC "$bin" ${PATTERNS_OPT:-} --db "$tmp/table.db" --year 2026 \
     "$fix/findings.log" >/dev/null 2>&1
 check "first analysis from the table" "$tmp/table.db" 0
 # a first analysis over a database that holds earlier findings by retry
