@@ -9,6 +9,7 @@
 #include "diag.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,16 @@ xstrndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+void
+diag_name_thread(const char *name)
+{
+#ifdef HAVE_PTHREAD_SETNAME_NP
+	(void)pthread_setname_np(pthread_self(), name);
+#else
+	(void)name;
+#endif
 }
 
 bool

@@ -29,6 +29,9 @@ void diag_warn(const char *fmt, ...) DIAG_PRINTF(1, 2);
 /* diag_fatal - print the message and exit with status 2 (internal limits only) */
 void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
 
+/* diag_name_thread - name the calling thread (top -H, perf), where the
+ * system can */
+void diag_name_thread(const char *name);
 /* diag_env_set - is environment variable NAME set to something? */
 bool diag_env_set(const char *name);
 /* xasprintf - formatted string in new memory; free with free() */

@@ -140,6 +140,7 @@ writer_main(void *arg)
 {
 	struct pipeline *pl = arg;
 
+	diag_name_thread("smtplog-writer");
 	pthread_mutex_lock(&pl->lock);
 	for (;;) {
 		struct batch *b;

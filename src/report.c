@@ -708,6 +708,7 @@ report_counts_main(void *arg)
 {
 	struct report_job *j = arg;
 
+	diag_name_thread("smtplog-counts");
 	j->rc = build_counts(j->r, j->db, &j->cause);
 	return NULL;
 }

@@ -366,6 +366,7 @@ checkpointer_main(void *arg)
 {
 	struct checkpointer *c = arg;
 
+	diag_name_thread("smtplog-ckpt");
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (!c->pending && !c->closing)
