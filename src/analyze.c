@@ -98,13 +98,13 @@ flush_findings(sqlite3 *db, int64_t after, char **cause)
 	     * event's own text tells was stored with it and stays.  Findings
 	     * are about failures only: with every failure in play (after is
 	     * 0), every finding is, and no lookup in in_play is needed. */
-	    run(db, IN_PLAY_ONLY(after, "DELETE FROM greylisting WHERE basis = 'retry'"),
-		0, cause) != 0 ||
+	    run(db, IN_PLAY_ONLY(after, "DELETE FROM greylisting WHERE "
+		ANALYZE_MESSAGE_GREYLISTING), 0, cause) != 0 ||
 	    run(db, IN_PLAY_ONLY(after, "UPDATE greylisting SET accepted_event_id = NULL,"
 		" delay = NULL WHERE (accepted_event_id IS NOT NULL OR delay IS NOT NULL)"),
 		0, cause) != 0 ||
-	    run(db, IN_PLAY_ONLY(after, "DELETE FROM miscategorized WHERE rule IN"
-		" ('4xx-until-expiry', '5xx-then-delivered')"), 0, cause) != 0 ||
+	    run(db, IN_PLAY_ONLY(after, "DELETE FROM miscategorized WHERE "
+		ANALYZE_MESSAGE_MISCATEGORIZED), 0, cause) != 0 ||
 	    run(db, "UPDATE greylisting SET accepted_event_id = f.accepted_event_id,"
 		" delay = f.delay FROM temp.found_grey f"
 		" WHERE greylisting.event_id = f.event_id AND f.retry = 0", 0, cause) != 0 ||

@@ -26,6 +26,12 @@
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x)  STRINGIFY_(x)
 
+/* The findings the passes over messages make, as SQL conditions on the
+ * greylisting and miscategorized tables; the others are an event's own
+ * text's, stored with it and never changed by an analysis. */
+#define ANALYZE_MESSAGE_GREYLISTING    "basis = 'retry'"
+#define ANALYZE_MESSAGE_MISCATEGORIZED "rule IN ('4xx-until-expiry', '5xx-then-delivered')"
+
 /* analyze_event_text - the findings of EV's own text and codes, for the
  * store to write with it: greylisting by text, class-mismatch,
  * transient-text-under-5xx, permanent-text-under-4xx, and whether a 4xx

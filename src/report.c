@@ -12,6 +12,7 @@
 
 #include "report.h"
 
+#include "analyze.h"
 #include "diag.h"
 #include "redact.h"
 #include "report_agg.h"
@@ -289,8 +290,40 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 	return 0;
 }
 
+/* found_events - add to temp.found_ev, (re)made when IDS is NULL, the
+ * failures in scope among the events the query IDS gives (findings' event
+ * ids, in order), looked up once for the findings' sections (the findings
+ * tables cover the whole database) */
+static int
+found_events(sqlite3 *db, const struct report_scope *sc, const char *ids, char **cause)
+{
+	char *sql;
+	int rc;
+
+	if (ids == NULL) {
+		if (sqlite3_exec(db,
+		                 "DROP TABLE IF EXISTS temp.found_ev;"
+		                 "CREATE TEMP TABLE found_ev(id INTEGER PRIMARY KEY, sender TEXT,"
+		                 " recipient TEXT, recipient_domain TEXT, relay TEXT, client TEXT,"
+		                 " reply_code INTEGER, enhanced_code TEXT, reason_key INTEGER)",
+		                 NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sql = xasprintf("INSERT OR IGNORE INTO temp.found_ev SELECT e.id, e.sender, e.recipient,"
+	                " e.recipient_domain, e.relay, e.client, e.reply_code, e.enhanced_code,"
+	                " e.reason_key FROM (%s) f CROSS JOIN events e ON e.id = f.event_id"
+	                " WHERE" FAILURES_IN_SCOPE,
+	                ids);
+	rc = exec_in_scope(db, sc, sql, cause);
+	free(sql);
+	return rc;
+}
+
 /* build_counts - the sections that read the events alone: the scope's
- * tables, the summary, the counts and the causes */
+ * tables, the summary, the counts and the causes; and the events of the
+ * findings of the events' own texts, which no analysis changes */
 static int
 build_counts(struct report *r, sqlite3 *db, char **cause)
 {
@@ -304,6 +337,15 @@ build_counts(struct report *r, sqlite3 *db, char **cause)
 	if (report_aggregate(db, r->scope, cause) != 0)
 		goto fail;
 	timing_end("aggregate", &t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (found_events(db, r->scope, NULL, cause) != 0 ||
+	    found_events(db, r->scope,
+	                 "SELECT event_id FROM greylisting WHERE NOT (" ANALYZE_MESSAGE_GREYLISTING ")"
+	                 " UNION SELECT event_id FROM miscategorized WHERE NOT ("
+	                 ANALYZE_MESSAGE_MISCATEGORIZED ")",
+	                 cause) != 0)
+		goto fail;
+	timing_end("text findings' events", &t0);
 	if (build_summary(r, db, cause) != 0)
 		goto fail;
 	if (add_table(r, db, "by_mta", "Events by MTA", NULL,
@@ -393,28 +435,15 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 {
 	struct timespec t0;
 
+	/* the events of the findings the analysis made (those of the
+	 * events' own texts were looked up beside it: found_events) */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* temp.found_ev: the failures in scope that have a finding, looked up
-	 * once, in id order, for the sections below (the findings tables
-	 * cover the whole database) */
-	/* clang-format off */
-	if (sqlite3_exec(db,
-	        "DROP TABLE IF EXISTS temp.found_ev;"
-	        "CREATE TEMP TABLE found_ev(id INTEGER PRIMARY KEY, sender TEXT, recipient TEXT,"
-	        " recipient_domain TEXT, relay TEXT, client TEXT, reply_code INTEGER,"
-	        " enhanced_code TEXT, reason_key INTEGER)",
-	        NULL, NULL, NULL) != SQLITE_OK) {
-		set_cause(cause, "report: %s", sqlite3_errmsg(db));
+	if (found_events(db, r->scope,
+	                 "SELECT event_id FROM greylisting WHERE " ANALYZE_MESSAGE_GREYLISTING
+	                 " UNION SELECT event_id FROM miscategorized WHERE "
+	                 ANALYZE_MESSAGE_MISCATEGORIZED,
+	                 cause) != 0)
 		goto fail;
-	}
-	if (exec_in_scope(db, r->scope,
-	        "INSERT INTO temp.found_ev SELECT e.id, e.sender, e.recipient, e.recipient_domain,"
-	        " e.relay, e.client, e.reply_code, e.enhanced_code, e.reason_key FROM"
-	        " (SELECT event_id FROM greylisting UNION SELECT event_id FROM miscategorized) f"
-	        " CROSS JOIN events e ON e.id = f.event_id WHERE" FAILURES_IN_SCOPE,
-	        cause) != 0)
-		goto fail;
-	/* clang-format on */
 	timing_end("findings' events", &t0);
 	if (add_table(
 	        r, db, "greylisting", "Greylisting",
