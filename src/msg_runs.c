@@ -12,7 +12,8 @@
  * larger than a run is a run of its own.  Memory: one block of 2 MiB for
  * the run, then the merge's read buffers (MERGE_BYTES shared by the
  * written runs, 16 KiB at least each: 2 MiB up to 128 runs, 160 MB of
- * records).
+ * records; at most four times MERGE_BYTES, 512 runs: past that, runs are
+ * merged 512 at a time first).
  */
 #include "config.h"
 
@@ -35,7 +36,6 @@
 #define INDEX_PER           64u
 #define MERGE_BYTES_DEFAULT (2u * 1024 * 1024)
 #define READ_MIN            (16u * 1024)
-#define MERGE_WAYS          128u
 #define WRITE_BUF           (256u * 1024)
 
 /* a record as stored: this head, the recipient's bytes, the identity's,
@@ -573,13 +573,17 @@ msg_runs_start(struct msg_runs *mr)
 	mr->started = true;
 	if (mr->nidx > 0)
 		sort_run(mr);
-	/* merged in passes of MERGE_WAYS runs at most, so that the read
-	 * buffers stay within MERGE_BYTES (with READ_MIN each) */
-	while (mr->nruns > MERGE_WAYS) {
+	/* merged WAYS runs at a time, so that the read buffers (READ_MIN
+	 * each at least) stay within four times merge_bytes */
+	size_t ways = 4 * mr->merge_bytes / READ_MIN;
+
+	if (ways < 2)
+		ways = 2;
+	while (mr->nruns > ways) {
 		size_t n = 0;
 
-		for (size_t g = 0; g < mr->nruns; g += MERGE_WAYS) {
-			size_t k = mr->nruns - g < MERGE_WAYS ? mr->nruns - g : MERGE_WAYS;
+		for (size_t g = 0; g < mr->nruns; g += ways) {
+			size_t k = mr->nruns - g < ways ? mr->nruns - g : ways;
 			struct run_span merged = mr->runs[g];
 
 			if (k > 1 && !merge_group(mr, g, k, &merged)) {

@@ -132,7 +132,8 @@ static void
 test_many_runs(void **state)
 {
 	/* runs of 4 KiB: about 50 records each, 200 runs on file, read
-	 * through buffers of the 16 KiB minimum */
+	 * through buffers of the 16 KiB minimum, merged two at a time (four
+	 * times 4 KiB of buffers) until two are left */
 	struct msg_runs *mr = msg_runs_new(4096, 4096);
 
 	(void)state;
