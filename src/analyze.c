@@ -16,10 +16,12 @@
  *     - outcomes: 4xx deferrals never delivered whose message later expired
  *       or bounced (4xx-until-expiry), 5xx failures later delivered
  *       (5xx-then-delivered).
- *     A first analysis reads the messages in one pass over the table
- *     (pass_all_messages), without the message index; a later one finds
- *     them through the index (pass_messages_in_play), which
- *     analyze_prepare() builds first if the database lacks it.  The
+ *     A first analysis of a load into an empty database reads the
+ *     records its writer kept (pass_runs, msg_runs.c), or, without them,
+ *     the messages in one pass over the table (pass_all_messages), without
+ *     the message index; a later one finds them through the index
+ *     (pass_messages_in_play), which analyze_prepare() builds first if the
+ *     database lacks it.  The
  *     database is only read until the findings are written, from temp
  *     tables, in one transaction (flush_findings).
  */

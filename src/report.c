@@ -30,9 +30,9 @@ static const char *const statuses[] = {"sent", "deferred", "bounced", "expired",
 
 /* Every section reads the tables scope_setup() fills from the events in
  * scope (sources, time range ?1 since and ?2 until, domain ?3: temp.tally,
- * temp.counts), those report_aggregate() counts from the failures in scope,
- * or the findings of the failures in scope (EVENTS_IN_SCOPE,
- * report_agg.h); ?4 is --top. */
+ * temp.counts), those report_aggregate() counts from the failures in scope
+ * (EVENTS_IN_SCOPE, report_agg.h), or temp.found_ev, the failures in scope
+ * that have findings; ?4 is --top. */
 /* the visible columns of a cause section (its CTE c also carries example_id) */
 #define CAUSE_COLUMNS                                                                              \
 	"c.events, c.recipients, c.domains, c.enhanced_code, c.reply_code, c.reason, c.hint"
@@ -84,8 +84,8 @@ exec_in_scope(sqlite3 *db, const struct report_scope *sc, const char *sql, char 
 	return 0;
 }
 
-/* prepare_scoped - a section's query, with the scope bound (?1 to ?3,
- * where it has them) and --top to ?4 */
+/* prepare_scoped - a section's query, with --top bound to ?4 (the
+ * sections read tables already made of the events in scope) */
 static int
 prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqlite3_stmt **s,
                char **cause)
@@ -94,8 +94,6 @@ prepare_scoped(sqlite3 *db, const struct report_scope *sc, const char *sql, sqli
 		set_cause(cause, "report query: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	if (sqlite3_bind_parameter_index(*s, "?1") > 0)
-		report_bind_scope(*s, sc);
 	if (sqlite3_bind_parameter_index(*s, "?4") > 0)
 		sqlite3_bind_int(*s, 4, sc->top);
 	return 0;

@@ -3,9 +3,10 @@
  *
  * Owns: the report's small aggregate tables, filled from the failures in
  * scope (FAILURES_IN_SCOPE, read straight from the events: a copy of them
- * in a temporary table cost Exim's bounce-heavy 100 MB 0.17 s more) by one
- * scan with hash tables in C, where one SQL GROUP BY per section sorted
- * every failure again:
+ * in a temporary table cost Exim's bounce-heavy 100 MB 0.17 s more), or
+ * from the counts a first load made as it stored them (report_agg_add on
+ * the writer thread), with hash tables in C, where one SQL GROUP BY per
+ * section sorted every failure again:
  *   temp.causes(status, enhanced_code, reply_code, reason_key, events,
  *               example_id, recipients, domains, clients)
  *   temp.class_subject(class, subject, events)

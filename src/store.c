@@ -8,7 +8,10 @@
  * WAL mode, except during a first load into an empty one
  * (store_bulk_begin .. store_bulk_end), written through a rollback journal,
  * without the message index, which the first run that needs it builds
- * (store_message_index).
+ * (store_message_index).  Such a load also keeps, as the writer stores
+ * each event, its record for the analysis (msg_runs.c) and its failures
+ * counted for the report (report_agg.c), handed over while they match the
+ * table's rows (store_take_message_runs, store_take_counts).
  */
 #include "config.h"
 
@@ -98,7 +101,7 @@ struct store {
 	 * must get */
 	struct msg_runs *runs;
 	struct report_agg *counts;
-	int64_t runs_next_id;
+	int64_t load_next_id;
 };
 
 /* The indexes on events.  The failures, a small share of the events, are
@@ -899,10 +902,10 @@ add_text_findings(struct store *st, int64_t id, const struct event *ev, char **c
 	return 0;
 }
 
-/* drop_runs - the load's records no longer match the table: a first
- * analysis and the report read the table instead */
+/* drop_load - the load's records and counts no longer match the table:
+ * its analysis and report read the table instead */
 static void
-drop_runs(struct store *st)
+drop_load(struct store *st)
 {
 	msg_runs_free(st->runs);
 	st->runs = NULL;
@@ -973,7 +976,7 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 	if (n == 0)
 		return 0;
 	if (begin(st, cause) != 0) {
-		drop_runs(st);
+		drop_load(st);
 		return -1;
 	}
 	/* SQLite gives each appended row the table's largest id plus one, and
@@ -984,17 +987,17 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 	if (sqlite3_step(st->insert_events) != SQLITE_DONE) {
 		set_cause(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		sqlite3_reset(st->insert_events);
-		drop_runs(st);
+		drop_load(st);
 		return -1;
 	}
 	sqlite3_reset(st->insert_events);
 	if (sqlite3_last_insert_rowid(st->db) != first + (int64_t)n - 1) {
 		set_cause(cause, "%s: events were not given consecutive ids", st->path);
-		drop_runs(st);
+		drop_load(st);
 		return -1;
 	}
-	if ((st->runs != NULL || st->counts != NULL) && first != st->runs_next_id)
-		drop_runs(st);
+	if ((st->runs != NULL || st->counts != NULL) && first != st->load_next_id)
+		drop_load(st);
 	for (size_t i = 0; i < n; i++) {
 		const struct event *ev = &rows[i].ev;
 		const struct feed_row *d = &st->feed.derived[i];
@@ -1002,14 +1005,14 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 		if ((ev->greylist_sig != NULL || ev->transient_sig != NULL ||
 		     ev->permanent_sig != NULL || ev->class_mismatch) &&
 		    add_text_findings(st, first + (int64_t)i, ev, cause) != 0) {
-			drop_runs(st);
+			drop_load(st);
 			return -1;
 		}
 		if (tallies_add(st, src->id, d->ts[0] == '\0' ? -1 : tally_period(d->epoch),
 		                ev->mta, ev->status, (struct span){d->domain, d->domain_len},
 		                span_is_set(ev->relay) ? ev->relay : (struct span){"", 0}, d->ts,
 		                cause) != 0) {
-			drop_runs(st);
+			drop_load(st);
 			return -1;
 		}
 		if (st->runs != NULL && span_is_set(ev->queue_id))
@@ -1018,7 +1021,7 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 			count_failure(st, first + (int64_t)i, &rows[i], d);
 	}
 	if (st->runs != NULL || st->counts != NULL)
-		st->runs_next_id = first + (int64_t)n;
+		st->load_next_id = first + (int64_t)n;
 	return 0;
 }
 
@@ -1028,9 +1031,9 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 static bool
 load_matches(struct store *st)
 {
-	if (st->runs_next_id - 1 == store_max_event_id(st))
+	if (st->load_next_id - 1 == store_max_event_id(st))
 		return true;
-	drop_runs(st);
+	drop_load(st);
 	return false;
 }
 
@@ -1129,7 +1132,7 @@ store_bulk_begin(struct store *st, char **cause)
 	report_agg_free(st->counts);
 	st->runs = msg_runs_new(0, 0);
 	st->counts = report_agg_new();
-	st->runs_next_id = 1;
+	st->load_next_id = 1;
 	/* Into an empty database, a rollback journal writes each page once
 	 * (pages past the file's old end need no journal) where the WAL
 	 * writes it twice, and costs the writing thread 30% less CPU per row.
@@ -1234,7 +1237,7 @@ store_rollback(struct store *st)
 	if (st->in_tx)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->in_tx = false;
-	drop_runs(st);
+	drop_load(st);
 	memset(st->tallies.slot, 0, TALLY_SLOTS * sizeof *st->tallies.slot);
 	st->tallies.used = 0;
 	st->tallies.arena_used = 0;

@@ -7,8 +7,9 @@
  * events (with the findings of their own text, judged by analyze.c) through
  * statements prepared once (a batch of events in one INSERT, read from
  * store_feed.c's virtual table), in large transactions that also record each
- * source's new offset, so a kill loses and duplicates nothing; and
- * checkpointing the WAL on a thread of its own.
+ * source's new offset, so a kill loses and duplicates nothing;
+ * checkpointing the WAL on a thread of its own; and whether a first load's
+ * records and counts (for its analysis and report) still match the table.
  * Does not own: reading inputs, deciding findings (analyze.c), or the
  * report's queries (report.c).
  */
