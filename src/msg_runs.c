@@ -6,9 +6,9 @@
  * block, and an index of (key, offset) pairs sorted by a stable radix sort
  * on the key, so that a message's events stay in the order they came (id
  * order).  A full run is written, in key order, to an unlinked temporary
- * file ($TMPDIR, else /tmp); the last run stays in memory.  The merge
- * takes the smallest key among the runs' next records, the earlier run on
- * a tie: (key, id) order, as the ids grow from run to run.  A record
+ * file ($TMPDIR, else /var/tmp or /tmp); the last run stays in memory.
+ * The merge takes the smallest key among the runs' next records, the
+ * earlier run on a tie: (key, id) order, as the ids grow from run to run.  A record
  * larger than a run is a run of its own.  Memory: one block of 2 MiB for
  * the run, then the merge's read buffers (MERGE_BYTES shared by the
  * written runs, 16 KiB at least each: 2 MiB up to 128 runs, 160 MB of
@@ -188,20 +188,23 @@ write_all(struct msg_runs *mr, const char *p, size_t n)
 	return true;
 }
 
-/* open_file - the unlinked temporary file the runs are written to */
+/* open_file - the unlinked temporary file the runs are written to: in
+ * $TMPDIR when it is set, else in /var/tmp, else /tmp, as SQLite chooses
+ * for its own (/var/tmp is on disk where /tmp may be in memory) */
 static bool
 open_file(struct msg_runs *mr)
 {
-	const char *dir = getenv("TMPDIR");
-	char *path;
+	const char *env = getenv("TMPDIR");
+	const char *dirs[] = {env != NULL && *env != '\0' ? env : "/var/tmp", "/tmp"};
 
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	path = xasprintf("%s/smtplog-report-XXXXXX", dir);
-	mr->fd = mkstemp(path);
-	if (mr->fd >= 0)
-		(void)unlink(path);
-	free(path);
+	for (size_t i = 0; mr->fd < 0 && i < (env != NULL && *env != '\0' ? 1u : 2u); i++) {
+		char *path = xasprintf("%s/smtplog-report-XXXXXX", dirs[i]);
+
+		mr->fd = mkstemp(path);
+		if (mr->fd >= 0)
+			(void)unlink(path);
+		free(path);
+	}
 	return mr->fd >= 0;
 }
 
