@@ -939,9 +939,8 @@ analyze_events(struct store *st, struct patterns *pats, char **cause)
 	if (select_in_play(db, after_id, cause) != 0)
 		goto read_error;
 	clock_gettime(CLOCK_MONOTONIC, &t[1]);
-	runs = after_id == 0 && !diag_env_set("SMTPLOG_READ_BACK")
-	           ? store_take_message_runs(st)
-	           : NULL;
+	runs = after_id == 0 && !diag_env_set("SMTPLOG_READ_BACK") ? store_take_message_runs(st)
+	                                                           : NULL;
 	passed = pass_messages(db, pats, after_id, runs, cause);
 	msg_runs_free(runs);
 	if (passed != 0)

@@ -49,9 +49,12 @@ struct rec_head {
 	uint8_t pad[2];
 };
 #define NO_RECIPIENT UINT32_MAX
-#define F_TS         1u
-#define F_OTHER      2u
-#define F_GREY       4u
+/* no record is larger (lines are cut at 1 MiB): one read back larger is
+ * taken for a damaged file */
+#define MAX_RECORD (8u * 1024 * 1024)
+#define F_TS       1u
+#define F_OTHER    2u
+#define F_GREY     4u
 
 struct idx {
 	uint64_t ukey; /* the key with its sign bit flipped: unsigned order is signed order */
@@ -61,11 +64,11 @@ struct idx {
 struct reader {
 	bool mem; /* the run in memory */
 	bool done;
-	size_t next;     /* mem: the next index entry */
-	off_t pos, end;  /* file: the run's unread bytes */
-	char *buf;       /* file: the bytes read, [at, have) not yet taken */
+	size_t next;    /* mem: the next index entry */
+	off_t pos, end; /* file: the run's unread bytes */
+	char *buf;      /* file: the bytes read, [at, have) not yet taken */
 	size_t size, at, have;
-	bool own_buf; /* buf grew out of the shared buffers: malloc'd */
+	bool own_buf;      /* buf grew out of the shared buffers: malloc'd */
 	struct rec_head h; /* the current record */
 	const char *rec;   /* the current record's bytes: h, then its texts */
 };
@@ -93,7 +96,6 @@ struct msg_runs {
 	size_t used;
 	struct idx *idx, *tmp;
 	size_t nidx, idx_cap;
-
 	uint64_t count;
 	bool failed, started;
 	int fd; /* the temporary file, -1 until a run is written */
@@ -306,7 +308,7 @@ msg_runs_add(struct msg_runs *mr, const struct msg_rec *r, const char *mta, stru
 
 	if (mr->failed || mr->started)
 		return false;
-	if (r->recipient.n >= NO_RECIPIENT || host.n + queue_id.n + mlen + 2 >= UINT32_MAX) {
+	if (r->recipient.n + host.n + queue_id.n + mlen + 2 + sizeof h > MAX_RECORD) {
 		mr->failed = true;
 		return false;
 	}
@@ -418,8 +420,11 @@ advance(const struct msg_runs *mr, struct reader *rd)
 		if (!fill(mr, rd, sizeof rd->h))
 			return false;
 		memcpy(&rd->h, rd->buf + rd->at, sizeof rd->h);
+		if ((rd->h.rlen != NO_RECIPIENT && rd->h.rlen > MAX_RECORD) ||
+		    rd->h.ilen > MAX_RECORD)
+			return false;
 		len = rec_size(&rd->h);
-		if (!fill(mr, rd, len))
+		if (len > MAX_RECORD || !fill(mr, rd, len))
 			return false;
 		r = rd->buf + rd->at;
 		rd->at += len;

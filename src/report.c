@@ -288,6 +288,17 @@ build_summary(struct report *r, sqlite3 *db, char **cause)
 	return 0;
 }
 
+/* The events of the findings of the events' own texts, and those of the
+ * analysis' passes over messages (analyze.h), in id order. */
+/* clang-format off */
+#define TEXT_FINDING_EVENTS                                                                        \
+	"SELECT event_id FROM greylisting WHERE NOT (" ANALYZE_MESSAGE_GREYLISTING ")"             \
+	" UNION SELECT event_id FROM miscategorized WHERE NOT (" ANALYZE_MESSAGE_MISCATEGORIZED ")"
+#define MESSAGE_FINDING_EVENTS                                                                     \
+	"SELECT event_id FROM greylisting WHERE " ANALYZE_MESSAGE_GREYLISTING                      \
+	" UNION SELECT event_id FROM miscategorized WHERE " ANALYZE_MESSAGE_MISCATEGORIZED
+/* clang-format on */
+
 /* found_events - add to temp.found_ev, (re)made when IDS is NULL, the
  * failures in scope among the events the query IDS gives (findings' event
  * ids, in order), looked up once for the findings' sections (the findings
@@ -337,11 +348,7 @@ build_counts(struct report *r, sqlite3 *db, char **cause)
 	timing_end("aggregate", &t0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (found_events(db, r->scope, NULL, cause) != 0 ||
-	    found_events(db, r->scope,
-	                 "SELECT event_id FROM greylisting WHERE NOT (" ANALYZE_MESSAGE_GREYLISTING ")"
-	                 " UNION SELECT event_id FROM miscategorized WHERE NOT ("
-	                 ANALYZE_MESSAGE_MISCATEGORIZED ")",
-	                 cause) != 0)
+	    found_events(db, r->scope, TEXT_FINDING_EVENTS, cause) != 0)
 		goto fail;
 	timing_end("text findings' events", &t0);
 	if (build_summary(r, db, cause) != 0)
@@ -436,11 +443,7 @@ build_findings(struct report *r, sqlite3 *db, char **cause)
 	/* the events of the findings the analysis made (those of the
 	 * events' own texts were looked up beside it: found_events) */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (found_events(db, r->scope,
-	                 "SELECT event_id FROM greylisting WHERE " ANALYZE_MESSAGE_GREYLISTING
-	                 " UNION SELECT event_id FROM miscategorized WHERE "
-	                 ANALYZE_MESSAGE_MISCATEGORIZED,
-	                 cause) != 0)
+	if (found_events(db, r->scope, MESSAGE_FINDING_EVENTS, cause) != 0)
 		goto fail;
 	timing_end("findings' events", &t0);
 	if (add_table(

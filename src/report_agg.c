@@ -197,7 +197,7 @@ agg_add(struct report_agg *a, const struct report_agg_row *f)
 	int64_t id = f->id;
 	size_t nrcpt = f->recipient.n, ndom = f->domain.n, ncli = f->client.n, nenh = f->enhanced.n;
 	const char *rcpt = f->recipient.p, *dom = f->domain.p, *cli = f->client.p,
-		   *enh = f->enhanced.p;
+	           *enh = f->enhanced.p;
 	bool has_reply = f->has_reply;
 	int64_t reply = f->reply, reason_key = f->reason_key;
 	int status = f->status == STATUS_DEFERRED   ? ST_DEFERRED

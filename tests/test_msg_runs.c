@@ -2,7 +2,8 @@
  * test_msg_runs.c - the first analysis' records: merged in (key, id) order
  * across runs written to a temporary file and the run kept in memory,
  * negative keys first, every field and text back as given, records larger
- * than a run or a read buffer, no records, and an unwritable TMPDIR.
+ * than a run or a read buffer, no records, a record larger than any line
+ * makes, and an unwritable TMPDIR.
  */
 #include "config.h"
 
@@ -194,6 +195,26 @@ test_large_record(void **state)
 }
 
 static void
+test_oversized_record(void **state)
+{
+	/* no line makes a record of 9 MiB: one is refused, and the records
+	 * are no longer complete */
+	struct msg_runs *mr = msg_runs_new(0, 0);
+	size_t big = 9u * 1024 * 1024;
+	char *text = calloc(1, big);
+	struct msg_rec r = {.key = 1, .id = 1, .status = STATUS_BOUNCED, .klass = 5}, out;
+
+	(void)state;
+	assert_non_null(text);
+	r.recipient = (struct span){text, big};
+	assert_false(msg_runs_add(mr, &r, "postfix", SPAN_NONE, (struct span){"ABC", 3}));
+	assert_false(msg_runs_start(mr));
+	assert_int_equal(msg_runs_next(mr, &out), -1);
+	msg_runs_free(mr);
+	free(text);
+}
+
+static void
 test_unwritable_tmpdir(void **state)
 {
 	/* a second run cannot be written: adding fails, and so does the merge
@@ -226,7 +247,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_one_run),         cmocka_unit_test(test_many_runs),
 	    cmocka_unit_test(test_empty),           cmocka_unit_test(test_large_record),
-	    cmocka_unit_test(test_unwritable_tmpdir),
+	    cmocka_unit_test(test_oversized_record), cmocka_unit_test(test_unwritable_tmpdir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
