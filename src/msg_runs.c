@@ -308,15 +308,18 @@ msg_runs_add(struct msg_runs *mr, const struct msg_rec *r, const char *mta, stru
 
 	if (mr->failed || mr->started)
 		return false;
-	if (r->recipient.n + host.n + queue_id.n + mlen + 2 + sizeof h > MAX_RECORD) {
+	/* the identity: mta, 0x1f, host or 0x1e, 0x1f, queue ID */
+	len = mlen + 1 + (host.p == NULL ? 1 : host.n) + 1 + queue_id.n;
+	if (r->recipient.n > MAX_RECORD || len > MAX_RECORD ||
+	    ((sizeof h + r->recipient.n + len + 7) & ~(size_t)7) > MAX_RECORD) {
 		mr->failed = true;
 		return false;
 	}
+	h.ilen = (uint32_t)len;
 	h.key = r->key;
 	h.id = r->id;
 	h.ts = r->ts;
 	h.rlen = r->recipient.p == NULL ? NO_RECIPIENT : (uint32_t)r->recipient.n;
-	h.ilen = (uint32_t)(mlen + 1 + (host.p == NULL ? 1 : host.n) + 1 + queue_id.n);
 	h.klass = r->klass;
 	h.status = (uint8_t)r->status;
 	h.flags = (uint8_t)((r->has_ts ? F_TS : 0) | (r->other_cause ? F_OTHER : 0) |
