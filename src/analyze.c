@@ -236,19 +236,28 @@ arena_put(struct msg_pass *mp, const char *t, size_t n)
 	mp->used += n;
 }
 
+/* arena_span - copy S into the arena, NUL-terminated; its offset, or
+ * SIZE_MAX for none */
+static size_t
+arena_span(struct msg_pass *mp, struct span s)
+{
+	size_t off = mp->used;
+
+	if (s.p == NULL)
+		return SIZE_MAX;
+	arena_put(mp, s.p, s.n);
+	arena_put(mp, "", 1);
+	return off;
+}
+
 /* arena_add - copy column I of S into the arena, NUL-terminated; its
  * offset, or SIZE_MAX for NULL */
 static size_t
 arena_add(struct msg_pass *mp, sqlite3_stmt *s, int i)
 {
 	const char *t = (const char *)sqlite3_column_text(s, i);
-	size_t off = mp->used;
 
-	if (t == NULL)
-		return SIZE_MAX;
-	arena_put(mp, t, (size_t)sqlite3_column_bytes(s, i));
-	arena_put(mp, "", 1);
-	return off;
+	return arena_span(mp, (struct span){t, t != NULL ? (size_t)sqlite3_column_bytes(s, i) : 0});
 }
 
 /* arena_add_identity - copy columns I to I + 2 of S (mta, host, queue ID)
@@ -489,19 +498,31 @@ message_done(struct msg_pass *mp)
 	return rc;
 }
 
-/* load_event - append the event of row S (LOAD_COLUMNS) to the messages
- * loaded */
-static void
-load_event(struct msg_pass *mp, sqlite3_stmt *s)
+/* new_event - a new event at the end of the messages loaded, not yet
+ * judged in a chain */
+static struct msg_event *
+new_event(struct msg_pass *mp)
 {
 	struct msg_event *e;
-	const char *st = (const char *)sqlite3_column_text(s, 2);
 
 	if (mp->n == mp->cap) {
 		mp->cap = mp->cap ? mp->cap * 2 : 64;
 		mp->ev = xreallocarray(mp->ev, mp->cap, sizeof *mp->ev);
 	}
 	e = &mp->ev[mp->n++];
+	e->chained = false;
+	e->key = 0;
+	return e;
+}
+
+/* load_event - append the event of row S (LOAD_COLUMNS) to the messages
+ * loaded */
+static void
+load_event(struct msg_pass *mp, sqlite3_stmt *s)
+{
+	struct msg_event *e = new_event(mp);
+	const char *st = (const char *)sqlite3_column_text(s, 2);
+
 	e->id = sqlite3_column_int64(s, 0);
 	e->has_ts = sqlite3_column_type(s, 1) != SQLITE_NULL;
 	e->ts = sqlite3_column_int64(s, 1);
@@ -514,10 +535,8 @@ load_event(struct msg_pass *mp, sqlite3_stmt *s)
 	 * than the last analysis (select_in_play), and all its failures are
 	 * in play: in_play is status <> 'sent'. */
 	e->in_play = e->status != STATUS_SENT;
-	e->chained = false;
 	e->other_cause = sqlite3_column_int(s, 8) != 0;
 	e->text_grey = sqlite3_column_int(s, 9) != 0;
-	e->key = 0;
 }
 
 /* An event's columns as the passes read them; what a 4xx deferral's
@@ -685,20 +704,6 @@ out:
 	return rc;
 }
 
-/* arena_span - copy S into the arena, NUL-terminated; its offset, or
- * SIZE_MAX for none */
-static size_t
-arena_span(struct msg_pass *mp, struct span s)
-{
-	size_t off = mp->used;
-
-	if (s.p == NULL)
-		return SIZE_MAX;
-	arena_put(mp, s.p, s.n);
-	arena_put(mp, "", 1);
-	return off;
-}
-
 /* pass_runs - a first analysis of a load into an empty table: the load's
  * own records (store_take_message_runs), merged in message key order, the
  * same events in the same order as pass_all_messages reads them, without
@@ -739,11 +744,7 @@ pass_runs(struct msg_pass *mp, struct msg_runs *runs, char **cause)
 			group_failed = false;
 			nmsg++;
 		}
-		if (mp->n == mp->cap) {
-			mp->cap = mp->cap ? mp->cap * 2 : 64;
-			mp->ev = xreallocarray(mp->ev, mp->cap, sizeof *mp->ev);
-		}
-		e = &mp->ev[mp->n++];
+		e = new_event(mp);
 		e->id = r.id;
 		e->has_ts = r.has_ts;
 		e->ts = r.has_ts ? r.ts : 0;
@@ -752,7 +753,6 @@ pass_runs(struct msg_pass *mp, struct msg_runs *runs, char **cause)
 		e->recipient = (const char *)(uintptr_t)arena_span(mp, r.recipient);
 		e->queue = (const char *)(uintptr_t)arena_span(mp, r.identity);
 		e->in_play = e->status != STATUS_SENT;
-		e->chained = false;
 		e->other_cause = r.other_cause;
 		e->text_grey = r.text_grey;
 		e->key = r.key;
