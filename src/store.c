@@ -92,6 +92,8 @@ struct flusher {
 	dev_t dev;   /* ... which must still be this file */
 	ino_t ino;
 	off_t synced; /* the file's size when a sync was last asked for */
+	unsigned syncs; /* made, and the seconds they took (SMTPLOG_TIMING) */
+	double sync_seconds;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -380,24 +382,25 @@ create_private(const char *path, char **cause)
 	return 0;
 }
 
-/* sync_database_file - F's sync of the database file, while F->fd is still
- * that file (else never again) */
+/* sync_database_file - F's sync of the database file, if F->fd is still
+ * that file */
 static void
 sync_database_file(struct flusher *f)
 {
 	struct stat sb;
+	struct timespec t0, t1;
 
-	if (f->fd < 0)
+	if (fstat(f->fd, &sb) != 0 || sb.st_dev != f->dev || sb.st_ino != f->ino)
 		return;
-	if (fstat(f->fd, &sb) != 0 || sb.st_dev != f->dev || sb.st_ino != f->ino) {
-		f->fd = -1;
-		return;
-	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 #ifdef HAVE_FDATASYNC
 	(void)fdatasync(f->fd);
 #else
 	(void)fsync(f->fd);
 #endif
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	f->syncs++;
+	f->sync_seconds += diag_seconds(&t0, &t1);
 }
 
 static void *
@@ -414,12 +417,12 @@ flusher_main(void *arg)
 			break;
 		f->pending = false;
 		pthread_mutex_unlock(&f->lock);
-		/* passive: copies what no reader still needs; a busy database
-		 * is simply checkpointed next time */
-		if (f->db != NULL)
+		if (f->db != NULL) {
+			/* passive: copies what no reader still needs; a busy
+			 * database is simply checkpointed next time */
 			(void)sqlite3_wal_checkpoint_v2(f->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
 			                                NULL);
-		else
+		} else
 			sync_database_file(f);
 		pthread_mutex_lock(&f->lock);
 	}
@@ -494,7 +497,7 @@ fail:
 }
 
 /* syncer_start - sync the database file on the flusher as a bulk load
- * grows it (store_grown); nothing if SQLite's descriptor of it is not
+ * grows it (bulk_grown); nothing if SQLite's descriptor of it is not
  * found */
 static void
 syncer_start(struct store *st)
@@ -512,6 +515,8 @@ syncer_start(struct store *st)
 			f->dev = sb.st_dev;
 			f->ino = sb.st_ino;
 			f->synced = sb.st_size;
+			f->syncs = 0;
+			f->sync_seconds = 0;
 			if (!flusher_run(f))
 				f->fd = -1;
 			return;
@@ -519,10 +524,10 @@ syncer_start(struct store *st)
 	}
 }
 
-/* store_grown - after a batch of a bulk load: wake the flusher if the
+/* bulk_grown - after a batch of a bulk load: wake the flusher if the
  * database file grew by SYNC_BYTES since it was last woken */
 static void
-store_grown(struct store *st)
+bulk_grown(struct store *st)
 {
 	struct flusher *f = &st->flusher;
 	struct stat sb;
@@ -551,6 +556,12 @@ flusher_stop(struct store *st)
 		pthread_mutex_destroy(&f->lock);
 		pthread_cond_destroy(&f->wake);
 		f->running = false;
+		if (f->db == NULL) {
+			char name[48];
+
+			snprintf(name, sizeof name, "syncs beside the load: %u", f->syncs);
+			diag_timing(name, f->sync_seconds);
+		}
 	}
 	sqlite3_close(f->db);
 	f->db = NULL;
@@ -1132,7 +1143,7 @@ store_add_events(struct store *st, const struct source_state *src, const struct 
 	if (st->runs != NULL || st->counts != NULL)
 		st->load_next_id = first + (int64_t)n;
 	if (st->bulk)
-		store_grown(st);
+		bulk_grown(st);
 	return 0;
 }
 
