@@ -250,6 +250,22 @@ arena_span(struct msg_pass *mp, struct span s)
 	return off;
 }
 
+/* arena_shared - S in the arena, as arena_span, or the copy at *LAST if
+ * that holds the same text (a message's events repeat its identity and
+ * their recipients: equal texts at one address compare at once); *LAST
+ * becomes S's offset */
+static size_t
+arena_shared(struct msg_pass *mp, struct span s, size_t *last)
+{
+	if (s.p == NULL)
+		return SIZE_MAX;
+	if (*last != SIZE_MAX && *last + s.n < mp->used && mp->arena[*last + s.n] == '\0' &&
+	    memcmp(mp->arena + *last, s.p, s.n) == 0)
+		return *last;
+	*last = arena_span(mp, s);
+	return *last;
+}
+
 /* arena_add - copy column I of S into the arena, NUL-terminated; its
  * offset, or SIZE_MAX for NULL */
 static size_t
@@ -288,13 +304,14 @@ static int
 msg_event_cmp(const void *pa, const void *pb)
 {
 	const struct msg_event *a = pa, *b = pb;
-	int c = strcmp(a->queue, b->queue);
+	int c;
 
-	if (c != 0)
+	/* texts a pass shares between events (pass_runs) are equal by address */
+	if (a->queue != b->queue && (c = strcmp(a->queue, b->queue)) != 0)
 		return c;
 	if ((a->recipient == NULL) != (b->recipient == NULL))
 		return a->recipient == NULL ? -1 : 1;
-	if (a->recipient != NULL && (c = strcmp(a->recipient, b->recipient)) != 0)
+	if (a->recipient != b->recipient && (c = strcmp(a->recipient, b->recipient)) != 0)
 		return c;
 	if (a->has_ts != b->has_ts)
 		return a->has_ts ? 1 : -1;
@@ -417,6 +434,28 @@ judge_recipient(struct msg_pass *mp, struct msg_event *ev, size_t n,
 	return 0;
 }
 
+/* sort_events - the N events EV in msg_event_cmp's order: by insertion
+ * when they are few (a message's, mostly in order already: qsort's own
+ * setup cost more than the sorting), else qsort */
+static void
+sort_events(struct msg_event *ev, size_t n)
+{
+	if (n > 16) {
+		qsort(ev, n, sizeof *ev, msg_event_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct msg_event e = ev[i];
+		size_t j = i;
+
+		while (j > 0 && msg_event_cmp(&ev[j - 1], &e) > 0) {
+			ev[j] = ev[j - 1];
+			j--;
+		}
+		ev[j] = e;
+	}
+}
+
 /* judge_message - the findings of the failures in play of the messages
  * loaded (grouped here by their exact identity: mta, host, queue ID) */
 static int
@@ -432,14 +471,15 @@ judge_message(struct msg_pass *mp)
 
 		while (h < mp->n && mp->ev[h].key == mp->ev[g].key)
 			h++;
-		qsort(mp->ev + g, h - g, sizeof *mp->ev, msg_event_cmp);
+		sort_events(mp->ev + g, h - g);
 		g = h;
 	}
 	while (a < mp->n) {
 		size_t q = a, nexp = 0, b;
 
 		/* one message: [a, q); its recipient-less events come first */
-		while (q < mp->n && strcmp(mp->ev[q].queue, mp->ev[a].queue) == 0)
+		while (q < mp->n && (mp->ev[q].queue == mp->ev[a].queue ||
+		                     strcmp(mp->ev[q].queue, mp->ev[a].queue) == 0))
 			q++;
 		b = a;
 		while (b < q && mp->ev[b].recipient == NULL) {
@@ -462,8 +502,8 @@ judge_message(struct msg_pass *mp)
 			for (size_t r = b; rc == 0 && r < q;) {
 				size_t end = r + 1;
 
-				while (end < q &&
-				       strcmp(mp->ev[end].recipient, mp->ev[r].recipient) == 0)
+				while (end < q && (mp->ev[end].recipient == mp->ev[r].recipient ||
+				                   strcmp(mp->ev[end].recipient, mp->ev[r].recipient) == 0))
 					end++;
 				rc = judge_recipient(mp, mp->ev + r, end - r, exp, nexp, false);
 				r = end;
@@ -717,6 +757,7 @@ pass_runs(struct msg_pass *mp, struct msg_runs *runs, char **cause)
 	struct msg_rec r;
 	int64_t key = 0;
 	size_t nmsg = 0, group = 0, group_used = 0;
+	size_t last_recipient = SIZE_MAX, last_identity = SIZE_MAX; /* arena_shared */
 	bool group_failed = false, any = false;
 	int got;
 
@@ -742,6 +783,7 @@ pass_runs(struct msg_pass *mp, struct msg_runs *runs, char **cause)
 			group = mp->n;
 			group_used = mp->used;
 			group_failed = false;
+			last_recipient = last_identity = SIZE_MAX;
 			nmsg++;
 		}
 		e = new_event(mp);
@@ -750,8 +792,8 @@ pass_runs(struct msg_pass *mp, struct msg_runs *runs, char **cause)
 		e->ts = r.has_ts ? r.ts : 0;
 		e->status = r.status;
 		e->klass = r.klass;
-		e->recipient = (const char *)(uintptr_t)arena_span(mp, r.recipient);
-		e->queue = (const char *)(uintptr_t)arena_span(mp, r.identity);
+		e->recipient = (const char *)(uintptr_t)arena_shared(mp, r.recipient, &last_recipient);
+		e->queue = (const char *)(uintptr_t)arena_shared(mp, r.identity, &last_identity);
 		e->in_play = e->status != STATUS_SENT;
 		e->other_cause = r.other_cause;
 		e->text_grey = r.text_grey;
