@@ -194,8 +194,7 @@ main(int argc, char **argv)
 			status = EXIT_PATTERNS;
 			goto done;
 		}
-		/* committed with the run's first write */
-		if (store_sync_codes(st, kb, &cause) != 0) {
+		if (store_sync_codes(st, kb, &cause) != 0 || store_commit(st, &cause) != 0) {
 			diag_warn("%s", cause);
 			codes_free(kb);
 			status = EXIT_IO;

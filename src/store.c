@@ -632,14 +632,11 @@ store_open(const char *path, char **cause)
 	}
 	{
 		/* every statement is IF NOT EXISTS: running it each time adds what
-		 * an older database of this version lacks.  A new database's
-		 * schema is committed with the run's first write (each commit
-		 * through a rollback journal syncs three times) */
+		 * an older database of this version lacks */
 		char *sql =
-		    xasprintf("BEGIN IMMEDIATE; %s %s %s PRAGMA user_version=%d;%s",
+		    xasprintf("BEGIN IMMEDIATE; %s %s %s PRAGMA user_version=%d; COMMIT;",
 		              version == 1 ? migrate_1_to_2_before : "", schema_sql,
-		              version == 1 ? migrate_1_to_2_after : "", STORE_SCHEMA_VERSION,
-		              fresh ? "" : " COMMIT;");
+		              version == 1 ? migrate_1_to_2_after : "", STORE_SCHEMA_VERSION);
 		int rc = exec(st, sql, cause);
 
 		free(sql);
@@ -647,7 +644,6 @@ store_open(const char *path, char **cause)
 			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 			goto fail;
 		}
-		st->in_tx = fresh;
 	}
 	if (!memory) {
 		(void)chmod(path, 0600);
@@ -1264,12 +1260,9 @@ store_bulk_begin(struct store *st, char **cause)
 	 * run is in that mode already (store_open): creating the WAL, then
 	 * checkpointing and removing it, cost 3-5 ms of a new database's
 	 * start. */
-	if (strcmp(st->path, ":memory:") == 0)
+	if (strcmp(st->path, ":memory:") == 0 || st->in_tx)
 		return 0;
 	if (!st->bulk) {
-		/* the journal mode changes between transactions only */
-		if (store_commit(st, cause) != 0)
-			return -1;
 		flusher_stop(st);
 		st->bulk = journal_mode(st, "delete");
 		if (!st->bulk) {
