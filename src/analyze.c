@@ -299,6 +299,14 @@ arena_add_identity(struct msg_pass *mp, sqlite3_stmt *s, int i)
 	return off;
 }
 
+/* same_text - are A and B the same text (at one address when a pass
+ * shares its copy between events: arena_shared)? */
+static bool
+same_text(const char *a, const char *b)
+{
+	return a == b || strcmp(a, b) == 0;
+}
+
 /* msg_event_cmp - by message, recipient (none first), time (none first), id */
 static int
 msg_event_cmp(const void *pa, const void *pb)
@@ -478,8 +486,7 @@ judge_message(struct msg_pass *mp)
 		size_t q = a, nexp = 0, b;
 
 		/* one message: [a, q); its recipient-less events come first */
-		while (q < mp->n && (mp->ev[q].queue == mp->ev[a].queue ||
-		                     strcmp(mp->ev[q].queue, mp->ev[a].queue) == 0))
+		while (q < mp->n && same_text(mp->ev[q].queue, mp->ev[a].queue))
 			q++;
 		b = a;
 		while (b < q && mp->ev[b].recipient == NULL) {
@@ -502,8 +509,7 @@ judge_message(struct msg_pass *mp)
 			for (size_t r = b; rc == 0 && r < q;) {
 				size_t end = r + 1;
 
-				while (end < q && (mp->ev[end].recipient == mp->ev[r].recipient ||
-				                   strcmp(mp->ev[end].recipient, mp->ev[r].recipient) == 0))
+				while (end < q && same_text(mp->ev[end].recipient, mp->ev[r].recipient))
 					end++;
 				rc = judge_recipient(mp, mp->ev + r, end - r, exp, nexp, false);
 				r = end;

@@ -281,8 +281,15 @@ main(int argc, char **argv)
 			status = EXIT_IO;
 		}
 		phase_time("analyze");
-	} else if (opt.nfiles > 0) {
-		diag_warn("--report-only reads no FILE: reporting on the whole database");
+	} else {
+		if (opt.nfiles > 0)
+			diag_warn("--report-only reads no FILE: reporting on the whole database");
+		/* a database this run created is in WAL mode too when it ends */
+		if (store_bulk_end(st, &cause) != 0) {
+			diag_warn("%s", cause);
+			status = EXIT_IO;
+			goto done;
+		}
 	}
 	if (opt.keep_days > 0) {
 		int64_t n =

@@ -93,9 +93,10 @@ int64_t store_max_event_id(struct store *st);
 /* store_bulk_begin - before ingesting into an empty database, drop the
  * message index (built when a later analysis needs it:
  * store_message_index), and write through a rollback journal instead of
- * the WAL */
+ * the WAL (a database store_open created is in that mode already) */
 int store_bulk_begin(struct store *st, char **cause);
-/* store_bulk_end - after the ingest: commit, and back to WAL mode */
+/* store_bulk_end - after the ingest (or, without one, before the report):
+ * commit, and back to WAL mode */
 int store_bulk_end(struct store *st, char **cause);
 struct msg_runs;
 /* store_take_message_runs - the events of a load into an empty table

@@ -147,6 +147,9 @@ err_has "$tmp/no/such/dir/x.db" "db error names the file"
 # --report-only reads nothing, reports on the database
 expect 0 "report-only" -- "$bin" --db "$tmp/a.db" --report-only
 out_has "events      4:" "report-only covers the whole database"
+# a new database ends in WAL mode, with no file read too
+expect 0 "report-only, new database" -- "$bin" --db "$tmp/ro-new.db" --report-only
+[ "$(rows "$tmp/ro-new.db" 'pragma journal_mode')" = wal ] && ok || bad "journal mode after --report-only on a new database: $(rows "$tmp/ro-new.db" 'pragma journal_mode')"
 # default database: XDG_STATE_HOME, created 0600
 XDG_STATE_HOME="$tmp/state" "$bin" "$tmp/mail.log" >/dev/null 2>&1
 [ "$(stat -c %a "$tmp/state/smtplog-report/smtplog.db" 2>/dev/null)" = 600 ] && ok || bad "default database"
