@@ -509,7 +509,8 @@ judge_message(struct msg_pass *mp)
 			for (size_t r = b; rc == 0 && r < q;) {
 				size_t end = r + 1;
 
-				while (end < q && same_text(mp->ev[end].recipient, mp->ev[r].recipient))
+				while (end < q &&
+				       same_text(mp->ev[end].recipient, mp->ev[r].recipient))
 					end++;
 				rc = judge_recipient(mp, mp->ev + r, end - r, exp, nexp, false);
 				r = end;
@@ -798,7 +799,8 @@ pass_runs(struct msg_pass *mp, struct msg_runs *runs, char **cause)
 		e->ts = r.has_ts ? r.ts : 0;
 		e->status = r.status;
 		e->klass = r.klass;
-		e->recipient = (const char *)(uintptr_t)arena_shared(mp, r.recipient, &last_recipient);
+		e->recipient =
+		    (const char *)(uintptr_t)arena_shared(mp, r.recipient, &last_recipient);
 		e->queue = (const char *)(uintptr_t)arena_shared(mp, r.identity, &last_identity);
 		e->in_play = e->status != STATUS_SENT;
 		e->other_cause = r.other_cause;
