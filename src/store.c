@@ -91,7 +91,7 @@ struct flusher {
 	int fd;      /* a bulk load: SQLite's descriptor of the database file */
 	dev_t dev;   /* ... which must still be this file */
 	ino_t ino;
-	off_t synced; /* the file's size when a sync was last asked for */
+	off_t synced;   /* the file's size when a sync was last asked for */
 	unsigned syncs; /* made, and the seconds they took (SMTPLOG_TIMING) */
 	double sync_seconds;
 	pthread_t thread;
@@ -420,8 +420,8 @@ flusher_main(void *arg)
 		if (f->db != NULL) {
 			/* passive: copies what no reader still needs; a busy
 			 * database is simply checkpointed next time */
-			(void)sqlite3_wal_checkpoint_v2(f->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-			                                NULL);
+			(void)sqlite3_wal_checkpoint_v2(f->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+			                                NULL, NULL);
 		} else
 			sync_database_file(f);
 		pthread_mutex_lock(&f->lock);
@@ -532,7 +532,8 @@ bulk_grown(struct store *st)
 	struct flusher *f = &st->flusher;
 	struct stat sb;
 
-	if (!f->running || f->fd < 0 || fstat(f->fd, &sb) != 0 || sb.st_size < f->synced + SYNC_BYTES)
+	if (!f->running || f->fd < 0 || fstat(f->fd, &sb) != 0 ||
+	    sb.st_size < f->synced + SYNC_BYTES)
 		return;
 	f->synced = sb.st_size;
 	flusher_wake(f);
