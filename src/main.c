@@ -121,6 +121,7 @@ main(int argc, char **argv)
 	 * for it). */
 	(void)mallopt(M_ARENA_MAX, 1);
 #endif
+	phase_time(NULL);
 	if (options_parse(argc, argv, &opt, &cause) != 0) {
 		diag_warn("%s", cause);
 		free(cause);
@@ -171,6 +172,7 @@ main(int argc, char **argv)
 			free(cause);
 			return EXIT_PATTERNS;
 		}
+		phase_time("patterns");
 	}
 	if (opt.db != NULL)
 		db_path = xstrdup(opt.db);
@@ -185,6 +187,7 @@ main(int argc, char **argv)
 		status = EXIT_IO;
 		goto done;
 	}
+	phase_time("open");
 	{
 		/* the knowledge base goes into every database, for hints and joins */
 		struct codes *kb = load_codes(&opt, &cause);
@@ -201,6 +204,7 @@ main(int argc, char **argv)
 			goto done;
 		}
 		codes_free(kb);
+		phase_time("codes");
 	}
 	if (opt.unmatched != NULL && !opt.report_only) {
 		iopt.unmatched = open_private(opt.unmatched, &cause);
@@ -234,7 +238,6 @@ main(int argc, char **argv)
 	scope.db_path = store_path(st);
 	scope.section = opt.section;
 	scope.redact = iopt.redact;
-	phase_time(NULL);
 	if (!opt.report_only) {
 		if (store_bulk_begin(st, &cause) != 0) {
 			diag_warn("%s", cause);

@@ -1275,6 +1275,12 @@ store_bulk_begin(struct store *st, char **cause)
 	return 0;
 }
 
+bool
+store_in_bulk(const struct store *st)
+{
+	return st->bulk || strcmp(st->path, ":memory:") == 0;
+}
+
 int
 store_bulk_end(struct store *st, char **cause)
 {

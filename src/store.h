@@ -95,6 +95,9 @@ int64_t store_max_event_id(struct store *st);
  * store_message_index), and write through a rollback journal instead of
  * the WAL (a database store_open created is in that mode already) */
 int store_bulk_begin(struct store *st, char **cause);
+/* store_in_bulk - whether a bulk load is on (store_bulk_begin switched to
+ * a rollback journal, or the database is in memory) */
+bool store_in_bulk(const struct store *st);
 /* store_bulk_end - after the ingest (or, without one, before the report):
  * commit, and back to WAL mode */
 int store_bulk_end(struct store *st, char **cause);

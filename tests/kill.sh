@@ -9,7 +9,10 @@ bin="$top_builddir/src/smtplog-report"
 tmp=$(mktemp -d /tmp/smtplog-kill-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
-# ~306k lines (a checkpoint every 256k lines: one mid-file): the findings fixture repeated with distinct queue IDs
+# ~306k lines (with a checkpoint every 256k lines, one mid-file; a first load
+# commits every 1M by default): the findings fixture repeated with distinct queue IDs
+SMTPLOG_CHECKPOINT_LINES=262144
+export SMTPLOG_CHECKPOINT_LINES
 awk -v reps=9000 '{ l[NR] = $0 } END {
     for (r = 0; r < reps; r++)
         for (i = 1; i <= NR; i++) { s = l[i]; sub(/: 1A0/, ": " sprintf("%X", r) "Q", s); print s }
