@@ -104,9 +104,9 @@ struct pipeline {
 	size_t queued;              /* batches handed to the writer, not yet stored */
 	bool closing;
 	bool failed;
-	double waited;     /* seconds the reader waited for the writer */
-	double writer_cpu; /* the writer thread's CPU seconds */
-	double reader_cpu; /* this thread's CPU seconds at pipeline_init */
+	double waited;       /* seconds the reader waited for the writer */
+	double writer_cpu;   /* the writer thread's CPU seconds */
+	double reader_cpu;   /* this thread's CPU seconds at pipeline_init */
 	size_t reader_texts; /* batches whose texts this thread judged */
 	char *cause;
 };
