@@ -271,14 +271,15 @@ pipeline_finish(struct pipeline *pl, char **cause)
 		patterns_free(pl->writer_pats);
 	}
 	diag_timing("waiting for the writer", pl->waited);
-	diag_timing("the reader's CPU", thread_cpu() - pl->reader_cpu);
-	if (pl->threaded) {
-		diag_timing("the writer's CPU", pl->writer_cpu);
-		char name[48];
+	{
+		char name[64];
 
-		snprintf(name, sizeof name, "texts judged by the reader: %zu", pl->reader_texts);
-		diag_timing(name, 0);
+		/* and of how many batches it judged the texts (pipeline_submit) */
+		snprintf(name, sizeof name, "the reader's CPU (%zu)", pl->reader_texts);
+		diag_timing(name, thread_cpu() - pl->reader_cpu);
 	}
+	if (pl->threaded)
+		diag_timing("the writer's CPU", pl->writer_cpu);
 	pthread_mutex_destroy(&pl->lock);
 	pthread_cond_destroy(&pl->changed);
 	for (int i = 0; i < PIPELINE_BATCHES; i++)

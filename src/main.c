@@ -371,6 +371,7 @@ done:
 	report_free(rep);
 	report_agg_free(counted);
 	store_close(st);
+	phase_time("close");
 	patterns_free(pats);
 	redact_free(iopt.redact);
 	return status;
