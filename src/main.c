@@ -307,6 +307,8 @@ main(int argc, char **argv)
 		diag_warn("%s", cause);
 		status = EXIT_IO;
 	}
+	/* the run's last writes: copied from the WAL while the report is made */
+	store_checkpoint_beside(st);
 	if (opt.output != NULL) {
 		out = open_private(opt.output, &cause);
 		if (out == NULL) {

@@ -1286,8 +1286,11 @@ store_bulk_end(struct store *st, char **cause)
 {
 	if (store_commit(st, cause) != 0)
 		return -1;
-	if (!st->bulk)
+	if (!st->bulk) {
+		/* an incremental load: its pages are copied beside the analysis */
+		store_checkpoint_beside(st);
 		return 0;
+	}
 	flusher_stop(st);
 	/* back to WAL: the report's connection reads while this one writes */
 	if (!journal_mode(st, "wal")) {
@@ -1375,6 +1378,13 @@ store_rollback(struct store *st)
 	memset(st->tallies.slot, 0, TALLY_SLOTS * sizeof *st->tallies.slot);
 	st->tallies.used = 0;
 	st->tallies.arena_used = 0;
+}
+
+void
+store_checkpoint_beside(struct store *st)
+{
+	if (st->flusher.running && st->flusher.db != NULL)
+		flusher_wake(&st->flusher);
 }
 
 int

@@ -95,6 +95,11 @@ int64_t store_max_event_id(struct store *st);
  * store_message_index), and write through a rollback journal instead of
  * the WAL (a database store_open created is in that mode already) */
 int store_bulk_begin(struct store *st, char **cause);
+/* store_checkpoint_beside - have the WAL copied into the database file now,
+ * on the store's own thread, beside what the run does next (the analysis,
+ * the report), rather than by SQLite when the database is closed, or when
+ * the WAL has grown enough; nothing during a bulk load or with one CPU */
+void store_checkpoint_beside(struct store *st);
 /* store_in_bulk - whether a bulk load is on (store_bulk_begin switched to
  * a rollback journal, or the database is in memory) */
 bool store_in_bulk(const struct store *st);
