@@ -2,7 +2,9 @@
  * patterns.h - pattern files: loading, compiling and matching rules.
  *
  * Owns: the pattern file format (patterns/NAME.pat) (see patterns/README and the man page),
- * compiling every regex once with PCRE2 JIT, the mapping of named capture
+ * compiling every regex once with PCRE2 JIT (a rule's when a line first
+ * reaches it: only one thread matches lines, a patterns_for_thread copy
+ * only signatures, so this needs no lock), the mapping of named capture
  * groups to event fields, and matching a line's message against the rules of
  * its MTA (cheap literal prefilters first).
  * Does not own: what the captured text means (extract.c, classify.c).
