@@ -34,8 +34,9 @@
  * what the background syncs have not covered yet (8-12 ms on this ext4):
  * three commits a 100 MB of Postfix took 4-5% of a first load's time
  * (1 GB 2.02 -> 1.95 s, bounce-heavy Exim 0.92 -> 0.88 s, median of 3-5
- * alternating runs), four times fewer was as fast as sixteen times.  A
- * kill loses at most that many lines' work, a second or so. */
+ * alternating runs); four times fewer was as fast as sixteen times fewer.
+ * After a kill the next run reads at most that many lines again, a second
+ * or so of work. */
 #define CHECKPOINT_LINES      (256 * 1024)
 #define BULK_CHECKPOINT_LINES (1024 * 1024)
 

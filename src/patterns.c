@@ -239,7 +239,6 @@ literal_add(struct literal **arr, size_t *n, struct literal l)
 	(*arr)[(*n)++] = l;
 }
 
-/* compile - compile RE; on error *cause "FILE:LINE: offset N: message" */
 /* jit_wanted - JIT unless SMTPLOG_NO_JIT: the interpreter, for valgrind,
  * which cannot follow JIT code and reports false uninitialised reads in it */
 static bool
@@ -249,7 +248,8 @@ jit_wanted(void)
 }
 
 /* compile_opts - RE compiled, and JIT-compiled now (JIT not NULL) or
- * later by the caller (rule_jit) */
+ * later by the caller (rule_jit); on error NULL with *cause
+ * "FILE:LINE: offset N: message" */
 static pcre2_code *
 compile_opts(const char *re, uint32_t opts, const char *file, int line, bool *jit, char **cause)
 {
