@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct codes;
@@ -31,6 +32,10 @@ struct code_entry {
 
 /* codes_load - read FILE; NULL with *cause "FILE:LINE: cause" */
 struct codes *codes_load(const char *path, char **cause);
+/* codes_file_digest - a 64-bit hash of FILE's bytes, read without parsing
+ * them (to tell whether the copy in a database is of this file); 0, or -1
+ * with *cause "FILE: cause" as codes_load gives it */
+int codes_file_digest(const char *path, uint64_t *digest, char **cause);
 void codes_free(struct codes *c);
 
 size_t codes_count(const struct codes *c);

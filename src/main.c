@@ -75,16 +75,43 @@ phase_time(const char *phase)
 	last = now;
 }
 
-/* load_codes - the knowledge base beside the pattern files */
+/* codes_path - the knowledge base beside the pattern files (to free) */
+static char *
+codes_path(const struct options *opt)
+{
+	return xasprintf("%s/codes.tsv", opt->patterns ? opt->patterns : patterns_default_dir());
+}
+
+/* load_codes - the knowledge base */
 static struct codes *
 load_codes(const struct options *opt, char **cause)
 {
-	char *path =
-	    xasprintf("%s/codes.tsv", opt->patterns ? opt->patterns : patterns_default_dir());
+	char *path = codes_path(opt);
 	struct codes *kb = codes_load(path, cause);
 
 	free(path);
 	return kb;
+}
+
+/* sync_codes - the knowledge base into ST, read and written only when its
+ * file changed since it was; an exit status */
+static int
+sync_codes(const struct options *opt, struct store *st, char **cause)
+{
+	char *path = codes_path(opt);
+	struct codes *kb = NULL;
+	uint64_t digest;
+	int status = EXIT_OK;
+
+	if (codes_file_digest(path, &digest, cause) != 0 ||
+	    (!store_codes_current(st, digest) && (kb = codes_load(path, cause)) == NULL))
+		status = EXIT_PATTERNS;
+	else if (kb != NULL &&
+	         (store_sync_codes(st, kb, digest, cause) != 0 || store_commit(st, cause) != 0))
+		status = EXIT_IO;
+	codes_free(kb);
+	free(path);
+	return status;
 }
 
 static double
@@ -188,24 +215,13 @@ main(int argc, char **argv)
 		goto done;
 	}
 	phase_time("open");
-	{
-		/* the knowledge base goes into every database, for hints and joins */
-		struct codes *kb = load_codes(&opt, &cause);
-
-		if (kb == NULL) {
-			diag_warn("%s", cause);
-			status = EXIT_PATTERNS;
-			goto done;
-		}
-		if (store_sync_codes(st, kb, &cause) != 0 || store_commit(st, &cause) != 0) {
-			diag_warn("%s", cause);
-			codes_free(kb);
-			status = EXIT_IO;
-			goto done;
-		}
-		codes_free(kb);
-		phase_time("codes");
+	/* the knowledge base goes into every database, for hints and joins */
+	status = sync_codes(&opt, st, &cause);
+	if (status != EXIT_OK) {
+		diag_warn("%s", cause);
+		goto done;
 	}
+	phase_time("codes");
 	if (opt.unmatched != NULL && !opt.report_only) {
 		iopt.unmatched = open_private(opt.unmatched, &cause);
 		if (iopt.unmatched == NULL) {

@@ -85,9 +85,14 @@ int store_insert_finding(sqlite3_stmt *s, int64_t id, const char *text, const ch
 int store_checkpoint(struct store *st, const struct source_state *src, char **cause);
 
 struct codes;
-/* store_sync_codes - replace the codes table with the knowledge base
- * (committed with the next checkpoint or store_commit) */
-int store_sync_codes(struct store *st, const struct codes *codes, char **cause);
+/* store_codes_current - is the codes table the knowledge base whose file
+ * has FILE_DIGEST (codes_file_digest)?  false also when that cannot be
+ * read */
+bool store_codes_current(struct store *st, uint64_t file_digest);
+/* store_sync_codes - replace the codes table with CODES, read from the file
+ * of FILE_DIGEST (committed with the next checkpoint or store_commit) */
+int store_sync_codes(struct store *st, const struct codes *codes, uint64_t file_digest,
+                     char **cause);
 /* store_max_event_id - the highest events.id, 0 when empty */
 int64_t store_max_event_id(struct store *st);
 /* store_bulk_begin - before ingesting into an empty database, drop the

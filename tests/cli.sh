@@ -261,6 +261,14 @@ rows "$tmp/kb.db" "update meta set value = '0 $ncodes' where key = 'codes'" >/de
 "$bin" --db "$tmp/kb.db" --year 2026 "$tmp/mail.log" >/dev/null 2>&1
 [ "$(rows "$tmp/kb.db" "select title from codes where code = '550'")" != kept ] &&
     ok || bad "codes written again when the knowledge base changed"
+# ... and when its file changed (a copy of the pattern directory, one title edited)
+mkdir -p "$tmp/kbpat"
+cp "$top_srcdir"/patterns/*.pat "$tmp/kbpat/"
+awk -F '\t' 'BEGIN { OFS = "\t" } $1 == "550" { $2 = "edited title" } { print }' \
+    "$top_srcdir/patterns/codes.tsv" >"$tmp/kbpat/codes.tsv"
+"$bin" --patterns "$tmp/kbpat" --db "$tmp/kb.db" --year 2026 "$tmp/mail.log" >/dev/null 2>&1
+[ "$(rows "$tmp/kb.db" "select title from codes where code = '550'")" = "edited title" ] &&
+    ok || bad "codes written again when codes.tsv changed"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
