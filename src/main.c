@@ -106,8 +106,8 @@ sync_codes(const struct options *opt, struct store *st, char **cause)
 	if (codes_file_digest(path, &digest, cause) != 0 ||
 	    (!store_codes_current(st, digest) && (kb = codes_load(path, cause)) == NULL))
 		status = EXIT_PATTERNS;
-	else if (kb != NULL &&
-	         (store_sync_codes(st, kb, digest, cause) != 0 || store_commit(st, cause) != 0))
+	else if ((kb != NULL && store_sync_codes(st, kb, digest, cause) != 0) ||
+	         store_commit(st, cause) != 0) /* with a new database's schema */
 		status = EXIT_IO;
 	codes_free(kb);
 	free(path);

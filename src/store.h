@@ -40,7 +40,8 @@ struct source_state {
 };
 
 /* store_open - open or create PATH (":memory:" allowed), mode 0600, schema
- * created or migrated; NULL with *cause */
+ * created or migrated (a file it creates: committed by the caller's first
+ * store_commit, with the knowledge base); NULL with *cause */
 struct store *store_open(const char *path, char **cause);
 void store_close(struct store *st);
 sqlite3 *store_db(struct store *st);
