@@ -160,7 +160,7 @@ int
 codes_file_digest(const char *path, uint64_t *digest, char **cause)
 {
 	FILE *f = fopen(path, "rb");
-	uint64_t h = 0x9e3779b97f4a7c15u, w;
+	uint64_t h = FNV1A64_BASIS;
 	unsigned char buf[65536];
 	size_t got;
 
@@ -168,21 +168,10 @@ codes_file_digest(const char *path, uint64_t *digest, char **cause)
 		set_cause(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* eight bytes at a time (the 266 KB file in 0.1 ms; parsing it takes
-	 * 1-2 ms), a partial last word padded with zeros and the length mixed
-	 * in at the end */
-	while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-		size_t i = 0;
-
-		for (; i + 8 <= got; i += 8) {
-			memcpy(&w, buf + i, 8);
-			h = (h ^ w) * 0xbf58476d1ce4e5b9u;
-			h ^= h >> 31;
-		}
-		for (; i < got; i++)
-			h = (h ^ buf[i]) * 0x100000001b3u;
-		h ^= got;
-	}
+	/* the file's bytes in pieces (0.3 ms for its 266 KB; parsing it
+	 * takes 1-2 ms) */
+	while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+		h = fnv1a64(h, buf, got);
 	if (ferror(f)) {
 		set_cause(cause, "%s: %s", path, strerror(errno));
 		fclose(f);

@@ -3,7 +3,8 @@
  *
  * Owns: the program name used in messages, the one-line error format
  * ("smtplog-report: FILE: cause"), the SMTPLOG_TIMING lines of the steps
- * within a stage, and x* allocators that abort with a
+ * within a stage, the project's one text hash (FNV-1a, 64 bits), and x*
+ * allocators that abort with a
  * message instead of returning NULL.  Library code never exits except through
  * diag_fatal() on memory exhaustion; every other error is returned to the
  * caller with a cause string and main.c decides what happens.
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #if defined(__GNUC__)
@@ -42,6 +44,11 @@ double diag_seconds(const struct timespec *from, const struct timespec *to);
 /* diag_timing - with SMTPLOG_TIMING set, print how long step NAME of a stage
  * took ("timing:   NAME  S s") on stderr */
 void diag_timing(const char *name, double seconds);
+
+/* fnv1a64 - hash H (FNV1A64_BASIS to start) extended by N bytes at P:
+ * hashing a text in pieces gives what hashing it whole gives */
+#define FNV1A64_BASIS 0xcbf29ce484222325ULL
+uint64_t fnv1a64(uint64_t h, const void *p, size_t n);
 
 /* set_cause - replace *cause (if cause is not NULL) with a formatted message */
 void set_cause(char **cause, const char *fmt, ...) DIAG_PRINTF(2, 3);

@@ -429,9 +429,10 @@ ingest_file(struct store *st, struct patterns *pats, const char *path,
 		/* for the tests of a kill between checkpoints (kill.sh): a
 		 * multiple of CHECKPOINT_LINES */
 		const char *every = getenv("SMTPLOG_CHECKPOINT_LINES");
+		uint64_t n = every != NULL ? strtoull(every, NULL, 10) : 0;
 
-		if (every != NULL && strtoull(every, NULL, 10) > 0)
-			checkpoint_lines = strtoull(every, NULL, 10);
+		if (n > 0)
+			checkpoint_lines = n;
 	}
 	pipeline_init(&pl, st, pats);
 	b = &pl.batches[0];

@@ -197,9 +197,10 @@ static bool
 open_file(struct msg_runs *mr)
 {
 	const char *env = getenv("TMPDIR");
-	const char *dirs[] = {env != NULL && *env != '\0' ? env : "/var/tmp", "/tmp"};
+	bool own = env != NULL && *env != '\0';
+	const char *dirs[] = {own ? env : "/var/tmp", "/tmp"};
 
-	for (size_t i = 0; mr->fd < 0 && i < (env != NULL && *env != '\0' ? 1u : 2u); i++) {
+	for (size_t i = 0; mr->fd < 0 && i < (own ? 1u : 2u); i++) {
 		char *path = xasprintf("%s/smtplog-report-XXXXXX", dirs[i]);
 
 		mr->fd = mkstemp(path);

@@ -251,16 +251,6 @@ static const char schema_sql[] =
 /* the tallies of period, per event; the same expression in C (tally_period) */
 #define TALLY_PERIOD(ts) "CASE WHEN " ts " >= 0 THEN " ts " / 900 ELSE -1 END"
 
-static uint64_t
-fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 /* Version 1 had no tallies and indexed messages by their text columns:
  * what must change before the schema is applied, and what after. */
 /* clang-format off */
@@ -279,7 +269,7 @@ static const char migrate_1_to_2_after[] =
 int64_t
 store_text_key(const char *p, size_t n)
 {
-	return (int64_t)fnv1a(0xcbf29ce484222325ULL, p, n);
+	return (int64_t)fnv1a64(FNV1A64_BASIS, p, n);
 }
 
 /* smtplog_text_key(text) in SQL, for the migration */
@@ -298,13 +288,13 @@ sql_text_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 int64_t
 store_message_key(const char *mta, struct span host, struct span queue_id)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A64_BASIS;
 
-	h = fnv1a(h, mta, strlen(mta) + 1);
+	h = fnv1a64(h, mta, strlen(mta) + 1);
 	if (host.p != NULL)
-		h = fnv1a(h, host.p, host.n);
-	h = fnv1a(h, "", 1);
-	h = fnv1a(h, queue_id.p, queue_id.n);
+		h = fnv1a64(h, host.p, host.n);
+	h = fnv1a64(h, "", 1);
+	h = fnv1a64(h, queue_id.p, queue_id.n);
 	return (int64_t)h;
 }
 
@@ -452,13 +442,18 @@ wal_grown(void *arg, sqlite3 *db, const char *name, int n)
 	return SQLITE_OK;
 }
 
+/* spare_cpu - is there a CPU for the flusher beside the writer? */
+static bool
+spare_cpu(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
 /* flusher_run - start F's thread (F->db or F->fd set); false if it could
  * not be had */
 static bool
 flusher_run(struct flusher *f)
 {
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return false;
 	f->pending = f->closing = false;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
@@ -479,6 +474,8 @@ checkpointer_start(struct store *st)
 {
 	struct flusher *f = &st->flusher;
 
+	if (!spare_cpu())
+		return;
 	if (sqlite3_open_v2(st->path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK)
 		goto fail;
@@ -505,7 +502,7 @@ syncer_start(struct store *st)
 	struct flusher *f = &st->flusher;
 	struct stat want, sb;
 
-	if (stat(st->path, &want) != 0)
+	if (!spare_cpu() || stat(st->path, &want) != 0)
 		return;
 	/* SQLite's first descriptor of the file is this connection's, the
 	 * lowest: opened first, closed last */
@@ -733,13 +730,7 @@ store_path(const struct store *st)
 static void
 fingerprint(const char *p, size_t n, char out[17])
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	snprintf(out, 17, "%016llx", (unsigned long long)fnv1a64(FNV1A64_BASIS, p, n));
 }
 
 static int
@@ -911,15 +902,15 @@ tallies_add(struct store *st, int64_t source_id, int64_t period, enum mta mta, e
 {
 	struct tally_cache *tc = &st->tallies;
 	struct tally *t;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A64_BASIS;
 	int64_t key[2] = {source_id, period};
 	size_t i;
 
-	h = fnv1a(h, key, sizeof key);
-	h = fnv1a(h, &(int[2]){(int)mta, (int)status}, 2 * sizeof(int));
-	h = fnv1a(h, domain.p, domain.n);
-	h = fnv1a(h, "@", 1);
-	h = fnv1a(h, relay.p, relay.n);
+	h = fnv1a64(h, key, sizeof key);
+	h = fnv1a64(h, &(int[2]){(int)mta, (int)status}, 2 * sizeof(int));
+	h = fnv1a64(h, domain.p, domain.n);
+	h = fnv1a64(h, "@", 1);
+	h = fnv1a64(h, relay.p, relay.n);
 	h |= 1; /* 0 marks an empty slot */
 	for (i = h & (TALLY_SLOTS - 1);; i = (i + 1) & (TALLY_SLOTS - 1)) {
 		t = &tc->slot[i];
@@ -1488,9 +1479,9 @@ codes_row_insert(struct store *st, sqlite3_stmt *ins, const char *code, const ch
 static void
 codes_digest(uint64_t file_digest, char *buf, size_t size)
 {
-	uint64_t h = fnv1a(0xcbf29ce484222325ULL, "codes file 1", 12);
+	uint64_t h = fnv1a64(FNV1A64_BASIS, "codes file 1", 12);
 
-	h = fnv1a(h, &file_digest, sizeof file_digest);
+	h = fnv1a64(h, &file_digest, sizeof file_digest);
 	snprintf(buf, size, "%016llx", (unsigned long long)h);
 }
 
