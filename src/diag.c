@@ -227,6 +227,28 @@ fnv1a64(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+uint64_t
+hash_words(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	uint64_t w;
+
+	h ^= (uint64_t)n * 0x9e3779b97f4a7c15ULL;
+	for (; n >= 8; c += 8, n -= 8) {
+		memcpy(&w, c, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	if (n > 0) {
+		w = 0;
+		memcpy(&w, c, n);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	h *= 0x94d049bb133111ebULL;
+	return h ^ (h >> 29);
+}
+
 void
 diag_timing(const char *name, double seconds)
 {

@@ -49,6 +49,11 @@ void diag_timing(const char *name, double seconds);
  * hashing a text in pieces gives what hashing it whole gives */
 #define FNV1A64_BASIS 0xcbf29ce484222325ULL
 uint64_t fnv1a64(uint64_t h, const void *p, size_t n);
+/* hash_words - hash H (0 to start) extended by N bytes at P, eight at a
+ * time: for keys that live in memory only (FNV-1a's byte at a time was a
+ * tenth of the writer's own time); differs between byte orders and between
+ * one text hashed whole and in pieces */
+uint64_t hash_words(uint64_t h, const void *p, size_t n);
 
 /* set_cause - replace *cause (if cause is not NULL) with a formatted message */
 void set_cause(char **cause, const char *fmt, ...) DIAG_PRINTF(2, 3);

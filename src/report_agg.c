@@ -211,11 +211,11 @@ agg_add(struct report_agg *a, const struct report_agg_row *f)
 	if (a->overflow)
 		return;
 	if (rcpt != NULL)
-		hr = (uint64_t)store_text_key(rcpt, nrcpt);
+		hr = hash_words(0, rcpt, nrcpt);
 	if (dom != NULL)
-		hd = (uint64_t)store_text_key(dom, ndom);
+		hd = hash_words(0, dom, ndom);
 	if (cli != NULL)
-		hc = (uint64_t)store_text_key(cli, ncli);
+		hc = hash_words(0, cli, ncli);
 
 	if (status == ST_DEFERRED)
 		a->deferred++;
@@ -259,7 +259,7 @@ agg_add(struct report_agg *a, const struct report_agg_row *f)
 		struct cause *c;
 
 		h = hash_int(3, status);
-		h = enh != NULL ? hash_int(hash_int(h, 1), store_text_key(enh, nenh))
+		h = enh != NULL ? hash_int(hash_int(h, 1), (int64_t)hash_words(0, enh, nenh))
 		                : hash_int(h, 0);
 		h = hash_int(h, has_reply ? reply : INT64_MIN);
 		h = hash_int(h, reason_key);

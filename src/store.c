@@ -902,15 +902,11 @@ tallies_add(struct store *st, int64_t source_id, int64_t period, enum mta mta, e
 {
 	struct tally_cache *tc = &st->tallies;
 	struct tally *t;
-	uint64_t h = FNV1A64_BASIS;
-	int64_t key[2] = {source_id, period};
+	int64_t key[3] = {source_id, period, (int64_t)mta << 8 | (int64_t)status};
+	uint64_t h = hash_words(hash_words(hash_words(0, key, sizeof key), domain.p, domain.n),
+	                        relay.p, relay.n);
 	size_t i;
 
-	h = fnv1a64(h, key, sizeof key);
-	h = fnv1a64(h, &(int[2]){(int)mta, (int)status}, 2 * sizeof(int));
-	h = fnv1a64(h, domain.p, domain.n);
-	h = fnv1a64(h, "@", 1);
-	h = fnv1a64(h, relay.p, relay.n);
 	h |= 1; /* 0 marks an empty slot */
 	for (i = h & (TALLY_SLOTS - 1);; i = (i + 1) & (TALLY_SLOTS - 1)) {
 		t = &tc->slot[i];
