@@ -37,15 +37,49 @@ programs sendmail sm-
 candidate ", dsn="
 candidate " reject="
 
+# The delivery rule comes three times, by what the line holds: the codes of
+# a reply= field (its lookahead walks the fields before stat=), those after
+# "stat=Deferred: ", or neither.  Each variant is the one before it without
+# the lookahead whose literal the line lacks, so a line matches the same
+# way; most lines (Sent, failures without reply=) run no lookahead at all:
+# bounce-heavy Sendmail, 10 MB: 832 -> 813 M instructions in all.
 rule delivery
 status bounced
 require " stat="
+require " reply="
 match ^(?:(?<queue_id>[0-9A-Za-z]+):\x20)?
   (?|(?=(?:[^,]*+(?!,\x20stat=),)*?\x20reply=(?<reply_code>[2-5]\d\d)
         (?:[\x20-](?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?(?=[\x20,-]|$))
     |(?=(?:[^,]*+,)*?\x20stat=Deferred:\x20(?<reply_code>[2-5]\d\d)
         (?:[\x20-](?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?(?=[\x20-]|$))
     |)
+  to=(?<recipients>[^,\x20]*+(?:[,\x20][^,\x20]*+)*?)(?:\x20\[more\])?,\x20(?=(?:ctladdr|delay)=)
+  (?:(?:relay=(?<relay>[^,]*)|dsn=(?<dsn>[^,\s]*)|reply=(?<reply>.*?)(?=,\x20(?:stat|dsn|relay|pri|mailer|xdelay|delay|ctladdr|tls_verify|quarantine|ntries)=)
+     |(?!stat=)[a-z_]+=[^,]*),\x20)*
+  stat=(?!queued\b|quarantined\b)
+  (?|(?<status>Sent)(?:\x20\((?<response>.*(?=\)$)|.*)\)?)?
+    |(?<status>Deferred)(?::\x20(?<response>.*))?
+    |(?<status>(?!))?(?<response>.*))$
+
+rule delivery
+status bounced
+require " stat=Deferred: "
+match ^(?:(?<queue_id>[0-9A-Za-z]+):\x20)?
+  (?|(?=(?:[^,]*+,)*?\x20stat=Deferred:\x20(?<reply_code>[2-5]\d\d)
+        (?:[\x20-](?<enhanced_code>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?(?=[\x20-]|$))
+    |)
+  to=(?<recipients>[^,\x20]*+(?:[,\x20][^,\x20]*+)*?)(?:\x20\[more\])?,\x20(?=(?:ctladdr|delay)=)
+  (?:(?:relay=(?<relay>[^,]*)|dsn=(?<dsn>[^,\s]*)|reply=(?<reply>.*?)(?=,\x20(?:stat|dsn|relay|pri|mailer|xdelay|delay|ctladdr|tls_verify|quarantine|ntries)=)
+     |(?!stat=)[a-z_]+=[^,]*),\x20)*
+  stat=(?!queued\b|quarantined\b)
+  (?|(?<status>Sent)(?:\x20\((?<response>.*(?=\)$)|.*)\)?)?
+    |(?<status>Deferred)(?::\x20(?<response>.*))?
+    |(?<status>(?!))?(?<response>.*))$
+
+rule delivery
+status bounced
+require " stat="
+match ^(?:(?<queue_id>[0-9A-Za-z]+):\x20)?
   to=(?<recipients>[^,\x20]*+(?:[,\x20][^,\x20]*+)*?)(?:\x20\[more\])?,\x20(?=(?:ctladdr|delay)=)
   (?:(?:relay=(?<relay>[^,]*)|dsn=(?<dsn>[^,\s]*)|reply=(?<reply>.*?)(?=,\x20(?:stat|dsn|relay|pri|mailer|xdelay|delay|ctladdr|tls_verify|quarantine|ntries)=)
      |(?!stat=)[a-z_]+=[^,]*),\x20)*
