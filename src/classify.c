@@ -137,10 +137,24 @@ sig_put(struct sig *s, const char *p, size_t n)
 	s->n += n;
 }
 
-static void
-sig_str(struct sig *s, const char *str)
+/* sig_lit - append the string literal LIT */
+#define sig_lit(s, lit) sig_put((s), (lit), sizeof(lit) - 1)
+
+/* The bytes the tokenizer tells apart: white space between tokens, and the
+ * punctuation peeled off a token's start (open) and end (close). */
+enum { CC_SPACE = 1, CC_OPEN = 2, CC_CLOSE = 4 };
+static const unsigned char cclass[256] = {
+    [' '] = CC_SPACE,  ['\t'] = CC_SPACE, ['('] = CC_OPEN,  ['<'] = CC_OPEN,
+    ['['] = CC_OPEN,   ['{'] = CC_OPEN,   ['"'] = CC_OPEN | CC_CLOSE, ['\''] = CC_OPEN | CC_CLOSE,
+    [')'] = CC_CLOSE,  ['>'] = CC_CLOSE,  [']'] = CC_CLOSE, ['}'] = CC_CLOSE,
+    [','] = CC_CLOSE,  [';'] = CC_CLOSE,  [':'] = CC_CLOSE, ['.'] = CC_CLOSE,
+    ['!'] = CC_CLOSE,  ['?'] = CC_CLOSE,
+};
+
+static bool
+is_class(char c, unsigned char cc)
 {
-	sig_put(s, str, strlen(str));
+	return (cclass[(unsigned char)c] & cc) != 0;
 }
 
 /* reply-code prefixes: "550" alone, "550-" or "550-5.7.1" inside multi-line text */
@@ -284,11 +298,11 @@ sig_url(struct sig *s, const char *p, size_t n)
 			if (plain)
 				sig_put(s, eq + 1, (size_t)(pe - eq - 1));
 			else
-				sig_str(s, "<v>");
+				sig_lit(s, "<v>");
 		} else
 			sig_put(s, p, (size_t)(pe - p));
 		if (amp != NULL)
-			sig_str(s, "&");
+			sig_lit(s, "&");
 		p = pe + 1;
 	}
 }
@@ -298,10 +312,10 @@ static void
 sig_token(struct sig *s, const char *p, size_t n, bool angled)
 {
 	if (angled)
-		sig_str(s, "<");
+		sig_lit(s, "<");
 	sig_put(s, p, n);
 	if (angled)
-		sig_str(s, ">");
+		sig_lit(s, ">");
 }
 
 /* sig_core - one token without its surrounding punctuation */
@@ -348,7 +362,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		}
 	}
 	if (memchr(p, '@', n) != NULL) {
-		sig_str(s, "<addr>");
+		sig_lit(s, "<addr>");
 		return;
 	}
 	/* host[ip]:port and [ip]:port */
@@ -359,14 +373,14 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		if (close != NULL) {
 			if (br > p)
 				sig_core(s, p, (size_t)(br - p), false);
-			sig_str(s, "[");
+			sig_lit(s, "[");
 			sig_core(s, br + 1, (size_t)(close - br - 1), false);
-			sig_str(s, "]");
+			sig_lit(s, "]");
 			if (close + 1 < p + n) {
 				const char *r = close + 1;
 
 				if (*r == ':') {
-					sig_str(s, ":");
+					sig_lit(s, ":");
 					r++;
 				}
 				sig_core(s, r, (size_t)(p + n - r), false);
@@ -375,7 +389,7 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		}
 	}
 	if (is_ipv4(p, n) || is_ipv6(p, n)) {
-		sig_str(s, "<ip>");
+		sig_lit(s, "<ip>");
 		return;
 	}
 	/* ip:port */
@@ -383,12 +397,12 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 		const char *c = memrchr(p, ':', n);
 
 		if (c != NULL && c > p && is_ipv4(p, (size_t)(c - p))) {
-			sig_str(s, "<ip>:<n>");
+			sig_lit(s, "<ip>:<n>");
 			return;
 		}
 	}
 	if (is_hostname(p, n)) {
-		sig_str(s, "<host>");
+		sig_lit(s, "<host>");
 		return;
 	}
 	{
@@ -399,28 +413,15 @@ sig_core(struct sig *s, const char *p, size_t n, bool angled)
 				all_digits = false;
 		}
 		if (all_digits) {
-			sig_str(s, "<n>");
+			sig_lit(s, "<n>");
 			return;
 		}
 	}
 	if (is_identifier(p, n)) {
-		sig_str(s, "<id>");
+		sig_lit(s, "<id>");
 		return;
 	}
 	sig_token(s, p, n, angled);
-}
-
-static bool
-is_open_punct(char c)
-{
-	return c == '(' || c == '<' || c == '[' || c == '"' || c == '\'' || c == '{';
-}
-
-static bool
-is_close_punct(char c)
-{
-	return c == ')' || c == '>' || c == ']' || c == '"' || c == '\'' || c == '}' || c == ',' ||
-	       c == ';' || c == ':' || c == '.' || c == '!' || c == '?';
 }
 
 void
@@ -433,38 +434,38 @@ classify_reason(const char *p, size_t n, char *out)
 		const char *t, *te, *cs, *ce;
 		bool angled;
 
-		while (p < e && (*p == ' ' || *p == '\t'))
+		while (p < e && is_class(*p, CC_SPACE))
 			p++;
 		if (p >= e)
 			break;
 		t = p;
-		while (p < e && *p != ' ' && *p != '\t')
+		while (p < e && !is_class(*p, CC_SPACE))
 			p++;
 		te = p;
 		if (is_code_token(t, (size_t)(te - t)))
 			continue;
 		/* peel punctuation: (<"word">), keeping URLs' own characters */
 		cs = t;
-		while (cs < te && is_open_punct(*cs))
+		while (cs < te && is_class(*cs, CC_OPEN))
 			cs++;
 		ce = te;
-		while (ce > cs && is_close_punct(ce[-1]) &&
+		while (ce > cs && is_class(ce[-1], CC_CLOSE) &&
 		       !(ce[-1] == ']' && memchr(cs, '[', (size_t)(ce - cs)) != NULL))
 			ce--;
 		angled = cs > t && cs[-1] == '<' && ce < te && *ce == '>';
 		if (ce <= cs) {
 			/* all punctuation ("<>", "--"): keep it as it is */
 			if (s.n > 0)
-				sig_str(&s, " ");
+				sig_lit(&s, " ");
 			sig_put(&s, t, (size_t)(te - t));
 			continue;
 		}
 		if (s.n > 0)
-			sig_str(&s, " ");
+			sig_lit(&s, " ");
 		sig_put(&s, t, (size_t)(cs - t - (angled ? 1 : 0)));
 		if (cs - t >= 1 && cs[-1] == '"' && ce < te && *ce == '"' &&
 		    memchr(cs, '"', (size_t)(ce - cs)) == NULL) {
-			sig_str(&s, "<str>");
+			sig_lit(&s, "<str>");
 		} else
 			sig_core(&s, cs, (size_t)(ce - cs), angled);
 		sig_put(&s, ce + (angled ? 1 : 0), (size_t)(te - ce - (angled ? 1 : 0)));
