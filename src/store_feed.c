@@ -338,6 +338,28 @@ recipient_domain(const struct event *ev, struct feed_row *d)
 		d->domain[d->domain_len++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;
 }
 
+/* reason_key - store_text_key() of the reason P (N bytes), from the memo
+ * when it holds P */
+static int64_t
+reason_key(struct store_feed *feed, const char *p, size_t n)
+{
+	uint64_t h = hash_words(0, p, n) | 1;
+	struct reason_memo *m;
+
+	if (feed->memo == NULL)
+		feed->memo = xcalloc(REASON_MEMO_SLOTS, sizeof *feed->memo);
+	m = &feed->memo[h % REASON_MEMO_SLOTS];
+	if (m->hash == h && m->len == n && memcmp(m->text, p, n) == 0)
+		return m->key;
+	if (n > REASON_MAX)
+		return store_text_key(p, n);
+	m->hash = h;
+	m->key = store_text_key(p, n);
+	m->len = n;
+	memcpy(m->text, p, n);
+	return m->key;
+}
+
 void
 store_feed_load(struct store_feed *feed, int64_t source_id, const struct store_event *rows,
                 size_t n)
@@ -360,7 +382,7 @@ store_feed_load(struct store_feed *feed, int64_t source_id, const struct store_e
 		                                         rows[i].ev.queue_id)
 		                     : 0;
 		d->reason_key = rows[i].ev.reason[0] != '\0'
-		                    ? store_text_key(rows[i].ev.reason, strlen(rows[i].ev.reason))
+		                    ? reason_key(feed, rows[i].ev.reason, strlen(rows[i].ev.reason))
 		                    : 0;
 	}
 }
@@ -371,4 +393,6 @@ store_feed_free(struct store_feed *feed)
 	free(feed->derived);
 	feed->derived = NULL;
 	feed->cap = 0;
+	free(feed->memo);
+	feed->memo = NULL;
 }
