@@ -1,7 +1,7 @@
 /*
  * patterns.h - pattern files: loading, compiling and matching rules.
  *
- * Owns: the pattern file format (patterns/NAME.pat) (see patterns/README and the man page),
+ * Owns: the pattern file format (patterns/NAME.pat) (the man page, PATTERN FILES),
  * compiling every regex once with PCRE2 JIT (a rule's when a line first
  * reaches it: only one thread matches lines, a patterns_for_thread copy
  * only signatures, so this needs no lock), the mapping of named capture
