@@ -50,9 +50,9 @@ void diag_timing(const char *name, double seconds);
 #define FNV1A64_BASIS 0xcbf29ce484222325ULL
 uint64_t fnv1a64(uint64_t h, const void *p, size_t n);
 /* hash_words - hash H (0 to start) extended by N bytes at P, eight at a
- * time: for keys that live in memory only (FNV-1a's byte at a time was a
- * tenth of the writer's own time); differs between byte orders and between
- * one text hashed whole and in pieces */
+ * time (FNV-1a multiplies once per byte): for keys that live in memory
+ * only, as it differs between byte orders and between one text hashed
+ * whole and in pieces */
 uint64_t hash_words(uint64_t h, const void *p, size_t n);
 
 /* set_cause - replace *cause (if cause is not NULL) with a formatted message */

@@ -40,8 +40,9 @@ struct feed_row {
 };
 
 /* A reason and its key, remembered: a log's events share a few hundred
- * reasons, and FNV-1a's byte at a time cost 5% of the writer's CPU on
- * bounce-heavy Exim where finding a remembered one costs a tenth of that. */
+ * reasons, and FNV-1a multiplies once per byte, four cycles each, one after
+ * the other (every event's reason key: 10.0 M instructions per 10 MB of
+ * bounce-heavy Exim; remembered, 3.6 M). */
 struct reason_memo {
 	uint64_t hash; /* hash_words() of the text; 0: empty slot */
 	int64_t key;   /* store_text_key() of the text */
