@@ -907,8 +907,8 @@ tallies_add(struct store *st, int64_t source_id, int64_t period, enum mta mta, e
 	                        relay.p, relay.n);
 	size_t i;
 
-	h |= 1; /* 0 marks an empty slot */
-	for (i = h & (TALLY_SLOTS - 1);; i = (i + 1) & (TALLY_SLOTS - 1)) {
+	h |= 1; /* 0 marks an empty slot; the first slot tried from the bits above */
+	for (i = (h >> 1) & (TALLY_SLOTS - 1);; i = (i + 1) & (TALLY_SLOTS - 1)) {
 		t = &tc->slot[i];
 		if (t->hash == 0)
 			break;

@@ -343,16 +343,17 @@ recipient_domain(const struct event *ev, struct feed_row *d)
 static int64_t
 reason_key(struct store_feed *feed, const char *p, size_t n)
 {
-	uint64_t h = hash_words(0, p, n) | 1;
+	uint64_t h = hash_words(0, p, n) | 1; /* 0 marks an empty slot */
 	struct reason_memo *m;
 
-	if (feed->memo == NULL)
-		feed->memo = xcalloc(REASON_MEMO_SLOTS, sizeof *feed->memo);
-	m = &feed->memo[h % REASON_MEMO_SLOTS];
-	if (m->hash == h && m->len == n && memcmp(m->text, p, n) == 0)
-		return m->key;
 	if (n > REASON_MAX)
 		return store_text_key(p, n);
+	if (feed->memo == NULL)
+		feed->memo = xcalloc(REASON_MEMO_SLOTS, sizeof *feed->memo);
+	/* the slot from the bits above the one set for emptiness */
+	m = &feed->memo[(h >> 1) % REASON_MEMO_SLOTS];
+	if (m->hash == h && m->len == n && memcmp(m->text, p, n) == 0)
+		return m->key;
 	m->hash = h;
 	m->key = store_text_key(p, n);
 	m->len = n;
